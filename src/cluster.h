@@ -1,0 +1,29 @@
+// Where the API server is, how to trust it, and who we are to it.
+#pragma once
+
+#include <string>
+
+#include "flags.h"
+#include "kubeapi.h"
+#include "log.h"
+#include "result.h"
+
+struct ClusterAccess {
+  ApiConfig api;
+  // With --api-identity=node: the node's name from its client certificate
+  // (CN system:node:<name>); empty otherwise.
+  std::string node_name;
+};
+
+// Resolves the server (--api-server, then the kubeconfig in node mode, then
+// <kube-config-dir>/apiserver-url.env, then https://localhost:6443), the CA
+// (--ca-file, then the kubeconfig's, then <kube-config-dir>/pki/ca.crt, then
+// the system trust store) and the identity (the pod's token, or the node's
+// client certificate).
+Result<ClusterAccess> cluster_access(const Options& options,
+                                     const std::string& pod_token,
+                                     const Logger& log);
+
+// Parses KUBERNETES_SERVICE_HOST/PORT out of an apiserver-url.env text into
+// "https://host:port"; empty when the host is missing.
+std::string server_from_env_file(std::string_view text);

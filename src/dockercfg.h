@@ -1,0 +1,29 @@
+// The content of pull secrets: kubernetes.io/dockerconfigjson
+// ({"auths":{KEY:{...}}}) and the legacy kubernetes.io/dockercfg ({KEY:{...}}),
+// decoded as kubelet decodes them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.h"
+
+struct DockerConfigEntry {
+  std::string key;  // as written in the secret, e.g. "https://mirror:5000/v1/"
+  std::string username;
+  std::string password;
+};
+
+// {"auths": {...}}. A missing "auths" gives no entries.
+Result<std::vector<DockerConfigEntry>> parse_dockerconfigjson(
+    std::string_view json);
+// {KEY: {...}}.
+Result<std::vector<DockerConfigEntry>> parse_dockercfg(std::string_view json);
+// Either form: an object with an "auths" object is the first.
+Result<std::vector<DockerConfigEntry>> parse_docker_config(
+    std::string_view json);
+
+// By secret type; an unknown type is an error.
+Result<std::vector<DockerConfigEntry>> parse_pull_secret(
+    std::string_view type, std::string_view data);

@@ -1,0 +1,54 @@
+// Command-line flags, parsed into plain options. Every flag takes
+// "--flag=value" or "--flag value".
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "log.h"
+#include "result.h"
+
+enum class SecretsMode { kPod, kNamespace };
+enum class ApiIdentity { kToken, kNode };
+
+struct Options {
+  std::string registries_conf;  // empty: CRI-O's default search
+  std::string registries_conf_dir = "/etc/containers/registries.conf.d";
+  std::string auth_dir = "/etc/crio/auth";
+  std::string global_auth_file = "/var/lib/kubelet/config.json";
+  std::string api_server;  // empty: apiserver-url.env, then localhost:6443
+  std::string kube_config_dir = "/etc/kubernetes";
+  std::string ca_file;  // empty: <kube-config-dir>/pki/ca.crt, then system
+  bool insecure_skip_tls_verify = false;
+  ApiIdentity api_identity = ApiIdentity::kToken;
+  std::string kubeconfig;  // empty: kubelet's usual paths
+  SecretsMode secrets = SecretsMode::kPod;
+  std::vector<std::string> mirror_registries;
+  std::chrono::nanoseconds cache_duration{0};
+  // Longer than kubelet's 1-minute plugin timeout plus the moment CRI-O
+  // takes to claim the file, short enough that an unclaimed credential does
+  // not outlive the pull it was written for by much.
+  std::chrono::nanoseconds stale_after = std::chrono::minutes(5);
+  std::chrono::nanoseconds timeout = std::chrono::seconds(10);
+  LogLevel log_level = LogLevel::kInfo;
+  bool version = false;
+  bool version_json = false;
+
+  // resolve and match only.
+  bool json = false;
+  std::string namespace_name = "default";
+  std::vector<std::string> dockercfg_files;
+  std::string auth_file_out;
+  std::vector<std::string> positional;
+};
+
+enum class Command { kProvider, kResolve, kMatch };
+
+struct ParsedArgs {
+  Command command = Command::kProvider;
+  Options options;
+};
+
+// A usage error names the flag and what it takes.
+Result<ParsedArgs> parse_args(const std::vector<std::string>& args);

@@ -1,0 +1,46 @@
+// kubelet's credential keyring (pkg/credentialprovider): how the keys of
+// pull secrets match an image. A key may carry a scheme (ignored), a host
+// whose labels are globs, a port and a path prefix; longer keys are tried
+// first.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dockercfg.h"
+
+struct KeyringCredential {
+  std::string username;
+  std::string password;
+  std::string source;  // the secret it came from (for logs)
+};
+
+struct Keyring {
+  // Normalized keys ("host[:port][/path]"), unique, sorted in reverse so
+  // that more specific paths come first.
+  std::vector<std::string> index;
+  std::map<std::string, std::vector<KeyringCredential>> credentials;
+};
+
+// Adds one secret's entries. Keys that do not parse as a URL are skipped,
+// as kubelet does.
+void keyring_add(Keyring& keyring, const std::vector<DockerConfigEntry>& entries,
+                 std::string_view source);
+
+struct KeyringMatch {
+  std::string key;
+  const KeyringCredential* credential;
+  // Returned only because nothing matched and kubelet then falls back to
+  // the index.docker.io credentials, whatever the image.
+  bool fallback = false;
+};
+
+// Every credential for `image` (a repository name, no scheme), in kubelet's
+// order.
+std::vector<KeyringMatch> keyring_lookup(const Keyring& keyring,
+                                         std::string_view image);
+
+// Go's path/filepath.Match on one host label.
+bool glob_match(std::string_view pattern, std::string_view name);

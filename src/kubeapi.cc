@@ -1,0 +1,411 @@
+#include "kubeapi.h"
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "base64.h"
+#include "http.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+using Kind = ApiError::Kind;
+
+constexpr int kMaxAttempts = 3;
+constexpr std::chrono::milliseconds kBackoff[] = {
+    std::chrono::milliseconds(100), std::chrono::milliseconds(400)};
+constexpr std::size_t kMaxMessage = 512;
+
+constexpr char kDockerConfigJson[] = "kubernetes.io/dockerconfigjson";
+constexpr char kDockerCfg[] = "kubernetes.io/dockercfg";
+
+// The request an error is about.
+struct Target {
+  std::string verb, resource, ns, name;
+};
+
+ApiError MakeError(Kind kind, const Target& t, std::string message,
+                   int status = 0, std::string reason = "") {
+  ApiError e{kind, status, std::move(reason), std::move(message),
+             t.verb,  t.resource, t.ns, t.name};
+  return e;
+}
+
+// RFC 3986 unreserved characters pass; everything else is %XX.
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
+// One printable line of at most kMaxMessage bytes.
+std::string OneLine(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= kMaxMessage) {
+      out += "...";
+      break;
+    }
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(u < ' ' || u == 0x7f ? ' ' : c);
+  }
+  return out;
+}
+
+std::string FormatMs(std::chrono::milliseconds ms) {
+  if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + "s";
+  return std::to_string(ms.count()) + "ms";
+}
+
+Kind FromHttpKind(HttpError::Kind k) {
+  switch (k) {
+    case HttpError::Kind::kConfig:
+      return Kind::kConfig;
+    case HttpError::Kind::kTls:
+      return Kind::kTls;
+    case HttpError::Kind::kTimeout:
+      return Kind::kTimeout;
+    case HttpError::Kind::kTransport:
+    case HttpError::Kind::kProtocol:
+      return Kind::kTransport;
+  }
+  return Kind::kTransport;
+}
+
+// Seconds of a delta-seconds Retry-After; nullopt for dates or junk.
+std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& r) {
+  auto v = r.header("retry-after");
+  if (!v || v->empty() || v->size() > 9) return std::nullopt;
+  long long secs = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    secs = secs * 10 + (c - '0');
+  }
+  return std::chrono::milliseconds(secs * 1000);
+}
+
+// A non-2xx answer: the Status object when there is one.
+ApiError StatusError(const HttpResponse& r, const Target& t) {
+  std::string reason;
+  std::string message;
+  try {
+    Json j = Json::parse(r.body);
+    if (j.is_object()) {
+      auto it = j.find("reason");
+      if (it != j.end() && it->is_string()) reason = it->get<std::string>();
+      it = j.find("message");
+      if (it != j.end() && it->is_string()) message = it->get<std::string>();
+    }
+  } catch (const Json::exception&) {
+    // Not a Status (a proxy's page, say): keep just the status line.
+  }
+  if (message.empty()) {
+    message = "HTTP " + std::to_string(r.status);
+    if (!r.reason.empty()) message += " " + r.reason;
+  }
+  return MakeError(Kind::kHttp, t, OneLine(message), r.status,
+                   OneLine(reason));
+}
+
+// Object member `key` when present and not null.
+const Json* Member(const Json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// Reads an optional string member; false when it has another type.
+bool OptString(const Json& obj, const char* key, std::string* out) {
+  const Json* v = Member(obj, key);
+  if (v == nullptr) return true;
+  if (!v->is_string()) return false;
+  *out = v->get<std::string>();
+  return true;
+}
+
+// names of a `[{name: ...}]` list (LocalObjectReference); false on bad type.
+bool NameList(const Json& obj, const char* key,
+              std::vector<std::string>* out) {
+  const Json* v = Member(obj, key);
+  if (v == nullptr) return true;
+  if (!v->is_array()) return false;
+  for (const Json& ref : *v) {
+    if (!ref.is_object()) return false;
+    std::string name;
+    if (!OptString(ref, "name", &name)) return false;
+    if (!name.empty()) out->push_back(std::move(name));
+  }
+  return true;
+}
+
+ApiResult<Json> ParseBody(const HttpResponse& r, const Target& t) {
+  try {
+    Json j = Json::parse(r.body);
+    if (!j.is_object()) {
+      return MakeError(Kind::kDecode, t, "response is not a JSON object");
+    }
+    return j;
+  } catch (const Json::exception&) {
+    return MakeError(Kind::kDecode, t, "response is not valid JSON");
+  }
+}
+
+// A Secret object into a PullSecret; only the pull-secret key is decoded.
+ApiResult<PullSecret> ToPullSecret(const Json& obj, const Target& t) {
+  PullSecret s;
+  const Json* meta = Member(obj, "metadata");
+  if (meta != nullptr && !OptString(*meta, "name", &s.name)) {
+    return MakeError(Kind::kDecode, t, "secret metadata.name is not a string");
+  }
+  if (!OptString(obj, "type", &s.type)) {
+    return MakeError(Kind::kDecode, t,
+                     "secret \"" + s.name + "\": type is not a string");
+  }
+  const char* key = s.type == kDockerConfigJson ? ".dockerconfigjson"
+                    : s.type == kDockerCfg      ? ".dockercfg"
+                                                : nullptr;
+  const Json* data = Member(obj, "data");
+  if (data != nullptr && !data->is_object()) {
+    return MakeError(Kind::kDecode, t,
+                     "secret \"" + s.name + "\": data is not an object");
+  }
+  if (key != nullptr && data != nullptr) {
+    const Json* value = Member(*data, key);
+    if (value != nullptr) {
+      std::optional<std::string> decoded;
+      if (value->is_string()) {
+        decoded = base64_decode(value->get_ref<const std::string&>());
+      }
+      if (!decoded) {
+        return MakeError(Kind::kDecode, t,
+                         "secret \"" + s.name + "\": data[\"" + key +
+                             "\"] is not valid base64");
+      }
+      s.config = std::move(*decoded);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+struct ApiSession::Impl {
+  ApiConfig config;
+  Clock::time_point deadline;
+  std::unique_ptr<HttpClient> client;
+  std::optional<HttpError> setup_error;
+
+  explicit Impl(ApiConfig c)
+      : config(std::move(c)), deadline(Clock::now() + config.timeout) {
+    HttpClientConfig hc;
+    hc.server = config.server;
+    hc.ca_file = config.ca_file;
+    hc.ca_pem = config.ca_pem;
+    hc.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
+    hc.client_cert_pem = config.client_cert_pem;
+    hc.client_key_pem = config.client_key_pem;
+    hc.bearer_token = config.bearer_token;
+    auto created = HttpClient::create(std::move(hc));
+    if (created) {
+      client = std::move(*created);
+    } else {
+      setup_error = created.error();
+    }
+  }
+
+  ApiError Timeout(const Target& t, const std::string& detail) const {
+    std::string msg = detail.empty() ? "the budget of " +
+                                           FormatMs(config.timeout) +
+                                           " was used up by earlier requests"
+                                     : detail;
+    return MakeError(Kind::kTimeout, t, msg);
+  }
+
+  // GET with retries. Success is a 2xx response; anything else an error
+  // (kHttp for a non-2xx answer, with Status.code/reason/message).
+  ApiResult<HttpResponse> Get(const std::string& path, const Target& t) {
+    if (setup_error) {
+      return MakeError(FromHttpKind(setup_error->kind), t,
+                       setup_error->message);
+    }
+    std::optional<ApiError> last;
+    for (int attempt = 1;; ++attempt) {
+      if (Clock::now() >= deadline) {
+        return Timeout(t, last ? "still failing after the wait: " + last->message
+                               : "");
+      }
+      auto r = client->get(path, deadline);
+      std::chrono::milliseconds wait = kBackoff[std::min(attempt, 2) - 1];
+      if (!r) {
+        const HttpError& e = r.error();
+        switch (e.kind) {
+          case HttpError::Kind::kTransport:
+            last = MakeError(Kind::kTransport, t, e.message);
+            break;  // retried
+          case HttpError::Kind::kTimeout:
+            return Timeout(t, e.message);
+          default:  // TLS, configuration, protocol: retrying cannot help
+            return MakeError(FromHttpKind(e.kind), t, e.message);
+        }
+      } else {
+        const HttpResponse& resp = *r;
+        if (resp.status >= 200 && resp.status < 300) return std::move(*r);
+        last = StatusError(resp, t);
+        if (resp.status == 429) {
+          if (auto ra = RetryAfter(resp)) wait = *ra;
+        } else if (resp.status < 500) {
+          return *last;
+        }
+      }
+      if (attempt >= kMaxAttempts) break;
+      // Not enough budget left to wait and ask again: the last answer is
+      // more useful than a timeout.
+      if (Clock::now() + wait >= deadline) return *last;
+      std::this_thread::sleep_for(wait);
+    }
+    if (last->kind == Kind::kTransport) {
+      last->message += " (" + std::to_string(kMaxAttempts) + " attempts)";
+    }
+    return *last;
+  }
+
+  std::string NamespacePath(const std::string& ns) const {
+    return "/api/v1/namespaces/" + PercentEncode(ns);
+  }
+};
+
+ApiSession::ApiSession(ApiConfig config) : impl_(new Impl(std::move(config))) {}
+
+ApiSession::~ApiSession() { delete impl_; }
+
+int ApiSession::requests() const {
+  return impl_->client ? impl_->client->requests_sent() : 0;
+}
+
+ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
+                                   const std::string& name) {
+  Target t{"get", "pods", ns, name};
+  if (ns.empty() || name.empty()) {
+    return MakeError(Kind::kConfig, t, "empty namespace or pod name");
+  }
+  auto resp = impl_->Get(
+      impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t);
+  if (!resp) return resp.error();
+  auto j = ParseBody(*resp, t);
+  if (!j) return j.error();
+  Pod pod;
+  const Json* meta = Member(*j, "metadata");
+  if (meta != nullptr && !OptString(*meta, "uid", &pod.uid)) {
+    return MakeError(Kind::kDecode, t, "pod metadata.uid is not a string");
+  }
+  const Json* spec = Member(*j, "spec");
+  if (spec != nullptr) {
+    if (!OptString(*spec, "nodeName", &pod.node_name)) {
+      return MakeError(Kind::kDecode, t, "pod spec.nodeName is not a string");
+    }
+    if (!OptString(*spec, "serviceAccountName", &pod.service_account)) {
+      return MakeError(Kind::kDecode, t,
+                       "pod spec.serviceAccountName is not a string");
+    }
+    if (pod.service_account.empty() &&
+        !OptString(*spec, "serviceAccount", &pod.service_account)) {
+      return MakeError(Kind::kDecode, t,
+                       "pod spec.serviceAccount is not a string");
+    }
+    if (!NameList(*spec, "imagePullSecrets", &pod.image_pull_secrets)) {
+      return MakeError(Kind::kDecode, t,
+                       "pod spec.imagePullSecrets is not a list of names");
+    }
+  }
+  return pod;
+}
+
+ApiResult<std::vector<std::string>>
+ApiSession::get_service_account_pull_secrets(const std::string& ns,
+                                             const std::string& name) {
+  Target t{"get", "serviceaccounts", ns, name};
+  if (ns.empty() || name.empty()) {
+    return MakeError(Kind::kConfig, t,
+                     "empty namespace or service account name");
+  }
+  auto resp = impl_->Get(
+      impl_->NamespacePath(ns) + "/serviceaccounts/" + PercentEncode(name), t);
+  if (!resp) return resp.error();
+  auto j = ParseBody(*resp, t);
+  if (!j) return j.error();
+  std::vector<std::string> names;
+  if (!NameList(*j, "imagePullSecrets", &names)) {
+    return MakeError(Kind::kDecode, t,
+                     "serviceaccount imagePullSecrets is not a list of names");
+  }
+  return names;
+}
+
+ApiResult<std::optional<PullSecret>> ApiSession::get_secret(
+    const std::string& ns, const std::string& name) {
+  Target t{"get", "secrets", ns, name};
+  if (ns.empty() || name.empty()) {
+    return MakeError(Kind::kConfig, t, "empty namespace or secret name");
+  }
+  auto resp = impl_->Get(
+      impl_->NamespacePath(ns) + "/secrets/" + PercentEncode(name), t);
+  if (!resp) {
+    if (resp.error().kind == Kind::kHttp && resp.error().status == 404) {
+      return std::optional<PullSecret>();
+    }
+    return resp.error();
+  }
+  auto j = ParseBody(*resp, t);
+  if (!j) return j.error();
+  auto secret = ToPullSecret(*j, t);
+  if (!secret) return secret.error();
+  if (secret->name.empty()) secret->name = name;
+  return std::optional<PullSecret>(std::move(*secret));
+}
+
+ApiResult<std::vector<PullSecret>> ApiSession::list_pull_secrets(
+    const std::string& ns) {
+  Target t{"list", "secrets", ns, ""};
+  if (ns.empty()) return MakeError(Kind::kConfig, t, "empty namespace");
+  std::vector<PullSecret> out;
+  for (const char* type : {kDockerConfigJson, kDockerCfg}) {
+    auto resp = impl_->Get(impl_->NamespacePath(ns) +
+                               "/secrets?fieldSelector=" +
+                               PercentEncode(std::string("type=") + type),
+                           t);
+    if (!resp) return resp.error();
+    auto j = ParseBody(*resp, t);
+    if (!j) return j.error();
+    const Json* items = Member(*j, "items");
+    if (items == nullptr) continue;
+    if (!items->is_array()) {
+      return MakeError(Kind::kDecode, t, "secret list items is not a list");
+    }
+    for (const Json& item : *items) {
+      if (!item.is_object()) {
+        return MakeError(Kind::kDecode, t, "secret list item is not an object");
+      }
+      auto secret = ToPullSecret(item, t);
+      if (!secret) return secret.error();
+      out.push_back(std::move(*secret));
+    }
+  }
+  return out;
+}

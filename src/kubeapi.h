@@ -1,0 +1,88 @@
+// A minimal Kubernetes API client: the four reads a credential provider
+// needs, over one verified, kept-alive HTTPS connection.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result.h"
+
+struct ApiConfig {
+  std::string server;  // "https://host:port" or "https://[v6]:port"
+  std::string ca_file;  // empty (and no ca_pem): the system trust store
+  std::string ca_pem;   // inline CA bundle (PEM), e.g. from a kubeconfig
+  bool insecure_skip_tls_verify = false;
+  // Exactly one identity: a bearer token (the pod's service-account token),
+  // or a client certificate and key in PEM (the node's kubeconfig).
+  std::string bearer_token;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  // Budget for all calls of one invocation together, retries included.
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct ApiError {
+  enum class Kind {
+    kConfig,     // bad server URL, unreadable CA or client certificate
+    kTransport,  // connect/read failed after retries (includes DNS)
+    kTls,        // handshake or certificate verification failed
+    kTimeout,    // the budget ran out
+    kHttp,       // the server answered with a non-2xx status
+    kDecode,     // the body was not the JSON we expect
+  };
+  Kind kind;
+  int status = 0;      // HTTP status for kHttp
+  std::string reason;  // Status.reason (e.g. "Forbidden") when present
+  // What went wrong, one line, from Status.message or the transport; never
+  // contains the token or any secret data.
+  std::string message;
+  // The request, for error messages: "get"/"list", "pods", namespace, name.
+  std::string verb, resource, ns, name;
+};
+
+template <class T>
+using ApiResult = Result<T, ApiError>;
+
+struct Pod {
+  std::string uid;
+  std::string node_name;
+  std::string service_account;                  // spec.serviceAccountName
+  std::vector<std::string> image_pull_secrets;  // spec.imagePullSecrets[].name
+};
+
+struct PullSecret {
+  std::string name;
+  std::string type;  // kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg
+  // The decoded bytes of data[".dockerconfigjson"] or data[".dockercfg"]
+  // (empty when the key is missing). Holds credentials: never log it.
+  std::string config;
+};
+
+// Holds one connection; reuses it across calls (keep-alive). Not thread-safe.
+class ApiSession {
+ public:
+  explicit ApiSession(ApiConfig config);
+  ~ApiSession();
+  ApiSession(const ApiSession&) = delete;
+  ApiSession& operator=(const ApiSession&) = delete;
+
+  // GET /api/v1/namespaces/{ns}/pods/{name}
+  ApiResult<Pod> get_pod(const std::string& ns, const std::string& name);
+  // GET .../serviceaccounts/{name}: its imagePullSecrets[].name
+  ApiResult<std::vector<std::string>> get_service_account_pull_secrets(
+      const std::string& ns, const std::string& name);
+  // GET .../secrets/{name}; 404 gives std::nullopt.
+  ApiResult<std::optional<PullSecret>> get_secret(const std::string& ns,
+                                                  const std::string& name);
+  // GET .../secrets?fieldSelector=type=<type> for both pull-secret types.
+  ApiResult<std::vector<PullSecret>> list_pull_secrets(const std::string& ns);
+
+  // Round trips made so far (for logs and the benchmark).
+  int requests() const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};

@@ -1,0 +1,29 @@
+// One line per step to stderr (kubelet logs it when we fail) and to syslog
+// (journald), identifier "crio-credential-provider". Callers pass names,
+// never secret values or tokens.
+#pragma once
+
+#include <string_view>
+
+enum class LogLevel { kError, kWarn, kInfo, kDebug };
+
+bool parse_log_level(std::string_view text, LogLevel& out);
+
+class Logger {
+ public:
+  Logger(LogLevel level, bool to_syslog);
+  ~Logger();
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
+
+  void error(std::string_view message) const { log(LogLevel::kError, message); }
+  void warn(std::string_view message) const { log(LogLevel::kWarn, message); }
+  void info(std::string_view message) const { log(LogLevel::kInfo, message); }
+  void debug(std::string_view message) const { log(LogLevel::kDebug, message); }
+  void log(LogLevel level, std::string_view message) const;
+  bool enabled(LogLevel level) const { return level <= level_; }
+
+ private:
+  LogLevel level_;
+  bool syslog_;
+};

@@ -1,0 +1,307 @@
+#include "provider.h"
+
+#include <algorithm>
+#include <set>
+
+#include "cluster.h"
+#include "kubeapi.h"
+#include "protocol.h"
+#include "reference.h"
+#include "token.h"
+
+namespace {
+
+std::string Seconds(std::chrono::milliseconds d) {
+  return std::to_string(d.count() / 1000.0).substr(0, 4) + "s";
+}
+
+Error DescribeApiError(const ApiError& e, const Options& o,
+                       const ClusterAccess& access, const PodIdentity& pod) {
+  const std::string& server = access.api.server;
+  std::string object = e.resource + (e.name.empty() ? "" : " \"" + e.name + "\"") +
+                       " in namespace " + e.ns;
+  bool node = o.api_identity == ApiIdentity::kNode;
+  switch (e.kind) {
+    case ApiError::Kind::kConfig:
+      return Error{"cannot set up the API client: " + e.message +
+                   ": check --api-server, --ca-file and --kubeconfig"};
+    case ApiError::Kind::kTransport:
+      return Error{"cannot reach the API server at " + server + ": " + e.message +
+                   ": check --api-server (or " + o.kube_config_dir +
+                   "/apiserver-url.env) and that the API server is up"};
+    case ApiError::Kind::kTls:
+      return Error{"TLS with the API server at " + server + " failed: " +
+                   e.message +
+                   ": pass the cluster CA with --ca-file (kubeadm: "
+                   "/etc/kubernetes/pki/ca.crt)"};
+    case ApiError::Kind::kTimeout:
+      return Error{"the API server at " + server + " did not answer within " +
+                   Seconds(access.api.timeout) + " (" + e.message +
+                   "): check that it is up and reachable, or raise --timeout"};
+    case ApiError::Kind::kDecode:
+      return Error{"unexpected answer from the API server to " + e.verb + " " +
+                   object + ": " + e.message};
+    case ApiError::Kind::kHttp:
+      break;
+  }
+  if (e.status == 401)
+    return node ? Error{"the API server rejected the node's client certificate "
+                        "(401 Unauthorized): check --kubeconfig and that the "
+                        "kubelet client certificate is current"}
+                : Error{"the API server rejected the pod's service-account "
+                        "token (401 Unauthorized): set "
+                        "tokenAttributes.serviceAccountTokenAudience in the "
+                        "CredentialProviderConfig to an audience the API "
+                        "server accepts (its --api-audiences)"};
+  if (e.status == 403) {
+    if (node)
+      return Error{"forbidden: node " + access.node_name + " may not " + e.verb +
+                   " " + object +
+                   ": the Node authorizer allows only what pods bound to this "
+                   "node reference (spec.imagePullSecrets)"};
+    std::string who = "system:serviceaccount:" + pod.ns + ":" +
+                      (pod.service_account.empty() ? "default" : pod.service_account);
+    return Error{"forbidden: " + who + " may not " + e.verb + " " + object +
+                 ": add the Role rule {apiGroups: [\"\"], resources: [\"" +
+                 e.resource + "\"], verbs: [\"" + e.verb +
+                 "\"]} in namespace " + e.ns +
+                 " bound to that service account (README, RBAC)"};
+  }
+  if (e.status == 429)
+    return Error{"the API server kept throttling (429 Too Many Requests) to " +
+                 e.verb + " " + object +
+                 ": retry later or review its API priority and fairness limits"};
+  if (e.status == 404)
+    return Error{e.resource + " \"" + e.name + "\" not found in namespace " +
+                 e.ns + ": the pod may have been deleted; kubelet retries"};
+  return Error{"the API server answered " + std::to_string(e.status) + " " +
+               e.reason + " to " + e.verb + " " + object + ": " + e.message +
+               ": check the API server's health"};
+}
+
+// The pull secrets of the pod, in kubelet's order: the pod's own, then its
+// service account's not already named.
+Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
+                                             const ClusterAccess& access,
+                                             const PodIdentity& pod,
+                                             const Logger& log) {
+  auto fail = [&](const ApiError& e) -> Result<std::vector<PullSecret>> {
+    return DescribeApiError(e, o, access, pod);
+  };
+  if (o.secrets == SecretsMode::kNamespace) {
+    auto list = api.list_pull_secrets(pod.ns);
+    if (!list) return fail(list.error());
+    std::sort(list->begin(), list->end(),
+              [](const PullSecret& a, const PullSecret& b) { return a.name < b.name; });
+    return std::move(*list);
+  }
+
+  auto p = api.get_pod(pod.ns, pod.pod_name);
+  if (!p) return fail(p.error());
+  if (!pod.pod_uid.empty() && p->uid != pod.pod_uid)
+    return Error{"pod " + pod.ns + "/" + pod.pod_name +
+                 " was replaced since kubelet issued its token: kubelet retries "
+                 "the pull with a new token"};
+  if (!access.node_name.empty() && p->node_name != access.node_name)
+    return Error{"pod " + pod.ns + "/" + pod.pod_name + " is bound to node \"" +
+                 p->node_name + "\", not to this node \"" + access.node_name +
+                 "\": a node reads only its own pods' pull secrets; check "
+                 "--kubeconfig"};
+  std::vector<std::string> names = p->image_pull_secrets;
+  size_t from_pod = names.size();
+  std::string sa = p->service_account.empty() ? pod.service_account
+                                              : p->service_account;
+  if (sa.empty()) sa = "default";
+  auto sa_secrets = api.get_service_account_pull_secrets(pod.ns, sa);
+  if (sa_secrets) {
+    for (const std::string& n : *sa_secrets)
+      if (std::find(names.begin(), names.end(), n) == names.end())
+        names.push_back(n);
+  } else if (sa_secrets.error().kind == ApiError::Kind::kHttp &&
+             (sa_secrets.error().status == 403 || sa_secrets.error().status == 404)) {
+    log.warn("skipping the pull secrets of service account " + pod.ns + "/" + sa +
+             ": " + DescribeApiError(sa_secrets.error(), o, access, pod).message);
+  } else {
+    return fail(sa_secrets.error());
+  }
+
+  std::vector<PullSecret> secrets;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!is_dns1123_subdomain(names[i])) {
+      log.warn("skipping pull secret \"" + names[i].substr(0, 253) +
+               "\": not a valid secret name");
+      continue;
+    }
+    auto s = api.get_secret(pod.ns, names[i]);
+    if (!s) {
+      bool optional = i >= from_pod && o.api_identity == ApiIdentity::kNode &&
+                      s.error().kind == ApiError::Kind::kHttp &&
+                      s.error().status == 403;
+      if (!optional) return fail(s.error());
+      log.warn("skipping pull secret " + pod.ns + "/" + names[i] +
+               " of the service account: the pod does not reference it, so "
+               "the node may not read it");
+      continue;
+    }
+    if (!s->has_value()) {
+      log.warn("pull secret " + pod.ns + "/" + names[i] +
+               " does not exist: create it or remove it from imagePullSecrets");
+      continue;
+    }
+    secrets.push_back(std::move(**s));
+  }
+  return secrets;
+}
+
+Result<std::string> ReadAndWrite(const Options& o, const std::string& file_name,
+                                 const std::vector<AuthEntry>& entries,
+                                 const Logger& log) {
+  auto global = read_global_auth_file(o.global_auth_file);
+  if (!global) return global.error();
+  auto content = build_auth_file(*global, entries);
+  if (!content) {
+    log.warn("ignoring the global auth file \"" + o.global_auth_file +
+             "\": " + content.error().message);
+    content = build_auth_file("", entries);
+    if (!content) return content.error();
+  }
+  if (auto written = write_auth_file(o.auth_dir, file_name, *content); !written)
+    return written.error();
+  return file_name;
+}
+
+}  // namespace
+
+Result<std::vector<PullSource>> sources_needing_credentials(
+    const RegistriesConf& conf, const Reference& name,
+    const std::vector<std::string>& mirror_scopes) {
+  std::vector<PullSource> sources;
+  const Registry* registry = find_registry(conf, name.name());
+  if (!registry) return sources;
+  auto all = credential_sources(*registry, name);
+  if (!all) return all.error();
+  for (PullSource& s : *all) {
+    bool in_scope = mirror_scopes.empty() ||
+                    std::any_of(mirror_scopes.begin(), mirror_scopes.end(),
+                                [&](const std::string& scope) {
+                                  return location_within(s.endpoint.location, scope);
+                                });
+    if (in_scope) sources.push_back(std::move(s));
+  }
+  return sources;
+}
+
+std::vector<SourceCredential> choose_credentials(
+    const std::vector<PullSource>& sources, const Keyring& keyring) {
+  std::vector<SourceCredential> choices;
+  for (const PullSource& s : sources) {
+    SourceCredential choice{s, std::nullopt};
+    for (const KeyringMatch& m : keyring_lookup(keyring, s.reference.name()))
+      if (!m.fallback) {
+        choice.match = m;
+        break;
+      }
+    choices.push_back(std::move(choice));
+  }
+  return choices;
+}
+
+std::vector<AuthEntry> auth_entries(const std::vector<SourceCredential>& choices) {
+  std::vector<AuthEntry> entries;
+  std::set<std::string> keys;
+  for (const SourceCredential& c : choices) {
+    if (!c.match) continue;
+    std::string key = c.source.reference.name();
+    // Two sources with the same repository (a mirror listed twice): the
+    // first one's credential is what containers/image would use first.
+    if (!keys.insert(key).second) continue;
+    entries.push_back({key, c.match->credential->username,
+                       c.match->credential->password});
+  }
+  return entries;
+}
+
+Result<std::string> run_provider(const Options& o, std::string_view request_text,
+                                 const Logger& log) {
+  auto request = parse_request(request_text);
+  if (!request) return request.error();
+  std::string response = make_response(request->api_version, o.cache_duration);
+
+  auto image = parse_normalized_named(request->image);
+  if (!image) return Error{image.error().message + ": kubelet passes the pod's image; check the pod spec"};
+  Reference name = *image;
+  name.tag.clear();
+  name.digest.clear();
+
+  if (request->service_account_token.empty())
+    return Error{"kubelet sent no service-account token: enable the "
+                 "KubeletServiceAccountTokenForCredentialProviders feature gate "
+                 "(kubelet >= 1.33) and set "
+                 "tokenAttributes.serviceAccountTokenAudience for this provider "
+                 "in the CredentialProviderConfig"};
+  auto pod = identity_from_token(request->service_account_token);
+  if (!pod) return pod.error();
+  std::string file_name = auth_file_name(pod->ns, name.name());
+  log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
+           pod->pod_name + " (auth file " + file_name + ")");
+
+  if (o.api_identity == ApiIdentity::kNode && o.secrets == SecretsMode::kNamespace)
+    return Error{"--api-identity=node reads only the secrets a pod references: "
+                 "use --secrets=pod with it"};
+
+  auto conf = load_registries(default_registries_paths(
+      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
+      o.registries_conf_dir));
+  if (!conf) return conf.error();
+  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
+  if (!sources) return Error{"registries configuration: " + sources.error().message};
+
+  auto finish = [&](const std::vector<AuthEntry>& entries) -> Result<std::string> {
+    if (entries.empty()) {
+      auto removed = remove_auth_file(o.auth_dir, file_name);
+      if (!removed) return removed.error();
+      if (*removed) log.info("removed the previous auth file " + file_name);
+    } else {
+      auto written = ReadAndWrite(o, file_name, entries, log);
+      if (!written) return written.error();
+      log.info("wrote " + o.auth_dir + "/" + file_name + " with credentials for " +
+               std::to_string(entries.size()) + " source(s)");
+    }
+    int stale = remove_stale_auth_files(
+        o.auth_dir, std::chrono::duration_cast<std::chrono::seconds>(o.stale_after));
+    if (stale) log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
+    return response;
+  };
+
+  if (sources->empty()) {
+    log.info("no mirror or rewrite of " + name.name() +
+             " needs credentials; nothing to write");
+    return finish({});
+  }
+  for (const PullSource& s : *sources)
+    log.debug("pull source " + s.reference.name() + (s.mirror ? " (mirror)" : " (rewrite)"));
+
+  auto access = cluster_access(o, request->service_account_token, log);
+  if (!access) return access.error();
+  ApiSession api(access->api);
+  auto secrets = FetchSecrets(api, o, *access, *pod, log);
+  if (!secrets) return secrets.error();
+
+  Keyring keyring;
+  for (const PullSecret& s : *secrets) {
+    auto entries = parse_pull_secret(s.type, s.config);
+    if (!entries) {
+      log.warn("skipping pull secret " + pod->ns + "/" + s.name + ": " +
+               entries.error().message);
+      continue;
+    }
+    keyring_add(keyring, *entries, s.name);
+  }
+  auto choices = choose_credentials(*sources, keyring);
+  for (const SourceCredential& c : choices)
+    log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
+                           c.match->key + "\" of secret " + c.match->credential->source
+                     : "source " + c.source.reference.name() + ": no matching pull secret");
+  log.debug(std::to_string(api.requests()) + " API request(s)");
+  return finish(auth_entries(choices));
+}

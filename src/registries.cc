@@ -1,0 +1,448 @@
+#include "registries.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
+#include <toml++/toml.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads one optional typed key. BurntSushi/toml (which containers/image uses)
+// rejects a value of the wrong type and ignores unknown keys; so do we.
+template <class T>
+Result<Ok> Get(const toml::table& table, std::string_view key, T& out,
+               std::string_view where) {
+  const toml::node* node = table.get(key);
+  if (!node) return Ok{};
+  constexpr bool kBool = std::is_same_v<T, bool>;
+  if (kBool ? !node->is_boolean() : !node->is_string())
+    return Error{std::string(where) + "." + std::string(key) + " must be a " +
+                 (kBool ? "boolean" : "string")};
+  out = *node->value<T>();
+  return Ok{};
+}
+
+Result<Ok> GetStrings(const toml::table& table, std::string_view key,
+                      std::vector<std::string>& out, bool& present) {
+  const toml::node* node = table.get(key);
+  present = node != nullptr;
+  if (!node) return Ok{};
+  const toml::array* array = node->as_array();
+  if (!array) return Error{std::string(key) + " must be an array of strings"};
+  for (const toml::node& item : *array) {
+    if (!item.is_string())
+      return Error{std::string(key) + " must be an array of strings"};
+    out.push_back(*item.value<std::string>());
+  }
+  return Ok{};
+}
+
+// parseLocation: trim trailing '/', refuse URL schemes.
+Result<std::string> ParseLocation(std::string_view input) {
+  std::string_view trimmed = input;
+  while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
+  if (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+    return Error{"invalid location '" + std::string(input) +
+                 "': URI schemes are not supported"};
+  return std::string(trimmed);
+}
+
+Result<Endpoint> ParseEndpoint(const toml::table& table, std::string_view where,
+                               bool is_mirror) {
+  Endpoint e;
+  for (auto r : {Get(table, "location", e.location, where),
+                 Get(table, "insecure", e.insecure, where),
+                 Get(table, "pull-from-mirror", e.pull_from_mirror, where)})
+    if (!r) return r.error();
+  auto location = ParseLocation(e.location);
+  if (!location) return location.error();
+  e.location = *location;
+  if (is_mirror && e.location.empty())
+    return Error{"invalid condition: mirror location is unset"};
+  return e;
+}
+
+// The v1 format ([registries.search] registries = [...]) is an error when
+// any of its lists is set, even to an empty list.
+bool HasV1Fields(const toml::table& root) {
+  const toml::node* node = root.get("registries");
+  if (!node) return false;
+  const toml::table* v1 = node->as_table();
+  if (!v1) return true;  // not even the v1 shape: reject as BurntSushi does
+  for (const char* section : {"search", "insecure", "block"}) {
+    const toml::table* t = v1->get_as<toml::table>(section);
+    if (t && t->get("registries")) return true;
+  }
+  return false;
+}
+
+Result<Ok> CheckAliases(const toml::table& root) {
+  const toml::node* node = root.get("aliases");
+  if (!node) return Ok{};
+  const toml::table* aliases = node->as_table();
+  if (!aliases) return Error{"aliases must be a table"};
+  for (const auto& [key, value] : *aliases) {
+    std::string name(key.str());
+    if (!value.is_string())
+      return Error{"alias \"" + name + "\" must be a string"};
+    auto short_name = parse_reference(name);
+    if (!short_name || !short_name->tag.empty() ||
+        !short_name->digest.empty() ||
+        (!short_name->domain.empty() &&
+         (short_name->domain.find_first_of(".:") != std::string::npos ||
+          short_name->domain == "localhost")))
+      return Error{"invalid short name \"" + name + "\" in aliases"};
+    std::string target = *value.value<std::string>();
+    if (target.empty()) continue;
+    auto full = parse_reference(target);
+    if (!full || !full->tag.empty() || !full->digest.empty() ||
+        (full->domain.find_first_of(".:") == std::string::npos &&
+         full->domain != "localhost") ||
+        !parse_normalized_named(target))
+      return Error{"invalid alias \"" + target + "\" for \"" + name + "\""};
+  }
+  return Ok{};
+}
+
+Result<RegistriesConf> Parse(std::string_view text) {
+  toml::parse_result parsed = toml::parse(text);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return Error{"line " + std::to_string(e.source().begin.line) + ": " +
+                 std::string(e.description())};
+  }
+  const toml::table& root = parsed.table();
+  if (HasV1Fields(root))
+    return Error{"registries.conf must be in v2 format but is in v1"};
+
+  RegistriesConf conf;
+  if (const toml::node* node = root.get("registry")) {
+    const toml::array* array = node->as_array();
+    if (!array) return Error{"registry must be an array of tables ([[registry]])"};
+    for (const toml::node& item : *array) {
+      const toml::table* table = item.as_table();
+      if (!table) return Error{"registry must be an array of tables ([[registry]])"};
+      Registry reg;
+      std::string prefix;
+      for (auto r : {Get(*table, "prefix", prefix, "registry"),
+                     Get(*table, "blocked", reg.blocked, "registry"),
+                     Get(*table, "mirror-by-digest-only",
+                         reg.mirror_by_digest_only, "registry")})
+        if (!r) return r.error();
+      auto endpoint = ParseEndpoint(*table, "registry", false);
+      if (!endpoint) return endpoint.error();
+      reg.endpoint = *endpoint;
+      if (prefix.empty()) {
+        if (reg.endpoint.location.empty())
+          return Error{"invalid condition: both location and prefix are unset"};
+        reg.prefix = reg.endpoint.location;
+      } else {
+        auto p = ParseLocation(prefix);
+        if (!p) return p.error();
+        reg.prefix = *p;
+        if (!reg.prefix.starts_with("*.") && reg.endpoint.location.empty())
+          return Error{
+              "invalid condition: location is unset and prefix is not in the "
+              "format: *.example.com"};
+      }
+      if (!reg.endpoint.pull_from_mirror.empty())
+        return Error{"pull-from-mirror must not be set for a non-mirror registry \"" +
+                     reg.prefix + "\""};
+      if (const toml::node* mirrors = table->get("mirror")) {
+        const toml::array* list = mirrors->as_array();
+        if (!list)
+          return Error{"registry.mirror must be an array of tables ([[registry.mirror]])"};
+        for (const toml::node& m : *list) {
+          const toml::table* mt = m.as_table();
+          if (!mt)
+            return Error{"registry.mirror must be an array of tables ([[registry.mirror]])"};
+          auto mirror = ParseEndpoint(*mt, "registry.mirror", true);
+          if (!mirror) return mirror.error();
+          const std::string& pfm = mirror->pull_from_mirror;
+          if (reg.mirror_by_digest_only && !pfm.empty())
+            return Error{"cannot set mirror-by-digest-only for registry \"" +
+                         reg.prefix + "\" and pull-from-mirror for its mirror \"" +
+                         mirror->location + "\" at the same time"};
+          if (!pfm.empty() && pfm != "all" && pfm != "digest-only" &&
+              pfm != "tag-only")
+            return Error{"unsupported pull-from-mirror value \"" + pfm +
+                         "\" for mirror \"" + mirror->location + "\""};
+          reg.mirrors.push_back(*mirror);
+        }
+      }
+      conf.registries.push_back(std::move(reg));
+    }
+  }
+
+  // Entries for the same location (or, without one, the same prefix) must
+  // agree on insecure and blocked.
+  std::map<std::string, const Registry*> by_location;
+  for (const Registry& reg : conf.registries) {
+    const std::string& key =
+        reg.endpoint.location.empty() ? reg.prefix : reg.endpoint.location;
+    auto [it, inserted] = by_location.emplace(key, &reg);
+    if (inserted) continue;
+    if (it->second->endpoint.insecure != reg.endpoint.insecure)
+      return Error{"registry '" + reg.endpoint.location +
+                   "' is defined multiple times with conflicting 'insecure' "
+                   "setting"};
+    if (it->second->blocked != reg.blocked)
+      return Error{"registry '" + reg.endpoint.location +
+                   "' is defined multiple times with conflicting 'blocked' "
+                   "setting"};
+  }
+
+  std::vector<std::string> search;
+  bool present = false;
+  if (auto r = GetStrings(root, "unqualified-search-registries", search, present);
+      !r)
+    return r.error();
+  for (const std::string& s : search) {
+    auto location = ParseLocation(s);
+    if (!location) return location.error();
+    if (!is_domain(*location))
+      return Error{"invalid unqualified-search-registries entry \"" + s + "\""};
+  }
+  std::vector<std::string> helpers;
+  if (auto r = GetStrings(root, "credential-helpers", helpers, present); !r)
+    return r.error();
+  std::string mode, layer_helper;
+  if (auto r = Get(root, "short-name-mode", mode, "top level"); !r)
+    return r.error();
+  if (auto r = Get(root, "additional-layer-store-auth-helper", layer_helper,
+                   "top level");
+      !r)
+    return r.error();
+
+  // For a repeated prefix the first entry wins.
+  std::vector<Registry> unique;
+  for (Registry& reg : conf.registries) {
+    bool seen = std::any_of(unique.begin(), unique.end(), [&](const Registry& u) {
+      return u.prefix == reg.prefix;
+    });
+    if (!seen) unique.push_back(std::move(reg));
+  }
+  std::stable_sort(unique.begin(), unique.end(),
+                   [](const Registry& a, const Registry& b) {
+                     return a.prefix < b.prefix;
+                   });
+  conf.registries = std::move(unique);
+
+  if (!mode.empty() && mode != "disabled" && mode != "enforcing" &&
+      mode != "permissive")
+    return Error{"invalid short-name mode: \"" + mode + "\""};
+  for (const Registry& reg : conf.registries)
+    if (reg.prefix.starts_with("*.") &&
+        reg.prefix.find_first_of("/@:") != std::string::npos)
+      return Error{"wildcarded prefix should be in the format *.example.com, "
+                   "not \"" + reg.prefix + "\""};
+  if (auto r = CheckAliases(root); !r) return r.error();
+  return conf;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{std::strerror(errno)};
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) return Error{std::strerror(errno)};
+  return content.str();
+}
+
+Error FileError(const std::string& path, const std::string& why) {
+  return Error{"invalid registries configuration \"" + path + "\": " + why +
+               ": fix the file (containers-registries.conf(5), v2 format)"};
+}
+
+// Later files replace registries with the same prefix.
+void Merge(RegistriesConf& into, RegistriesConf&& update) {
+  for (Registry& reg : update.registries) {
+    auto it = std::find_if(into.registries.begin(), into.registries.end(),
+                           [&](const Registry& r) { return r.prefix == reg.prefix; });
+    if (it != into.registries.end())
+      *it = std::move(reg);
+    else
+      into.registries.push_back(std::move(reg));
+  }
+  std::sort(into.registries.begin(), into.registries.end(),
+            [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
+}
+
+// refMatchingPrefix: the length of `ref` the prefix covers, or npos.
+size_t MatchingPrefix(std::string_view ref, std::string_view prefix) {
+  auto boundary = [&](size_t at) {
+    return at == ref.size() || ref[at] == ':' || ref[at] == '/' ||
+           ref[at] == '@';
+  };
+  if (prefix.starts_with("*.")) {
+    std::string_view suffix = prefix.substr(1);  // ".example.com"
+    size_t index = ref.find(suffix);
+    if (index == std::string_view::npos) return std::string_view::npos;
+    if (ref.substr(0, index).find('/') != std::string_view::npos)
+      return std::string_view::npos;
+    index += suffix.size();
+    return boundary(index) ? index : std::string_view::npos;
+  }
+  if (!ref.starts_with(prefix) || !boundary(prefix.size()))
+    return std::string_view::npos;
+  return prefix.size();
+}
+
+Result<Reference> Rewrite(const Endpoint& endpoint, const Reference& ref,
+                          std::string_view prefix) {
+  std::string text = ref.str();
+  size_t covered = MatchingPrefix(text, prefix);
+  if (covered == std::string_view::npos)
+    return Error{"invalid prefix '" + std::string(prefix) + "' for reference '" +
+                 text + "'"};
+  if (endpoint.location.empty()) {
+    if (!prefix.starts_with("*."))
+      return Error{"invalid prefix '" + std::string(prefix) +
+                   "' for empty location, should be in the format: *.example.com"};
+    return ref;
+  }
+  auto rewritten = parse_named(endpoint.location + text.substr(covered));
+  if (!rewritten)
+    return Error{"rewriting reference: " + rewritten.error().message};
+  return rewritten;
+}
+
+}  // namespace
+
+RegistriesPaths default_registries_paths(const std::string& explicit_main,
+                                         const char* env_main,
+                                         const std::string& dropin_dir) {
+  RegistriesPaths paths;
+  if (!explicit_main.empty()) {
+    paths.main_files = {explicit_main};
+    paths.main_must_exist = true;
+  } else if (env_main && *env_main) {
+    paths.main_files = {env_main};
+    paths.main_must_exist = true;
+    return paths;  // the variable turns drop-ins off
+  } else {
+    paths.main_files = {"/etc/containers/registries.conf",
+                        "/usr/share/containers/registries.conf"};
+  }
+  if (!dropin_dir.empty()) paths.dropin_dirs = {dropin_dir};
+  return paths;
+}
+
+Result<RegistriesConf> parse_registries(std::string_view toml,
+                                        std::string_view origin) {
+  auto conf = Parse(toml);
+  if (!conf) return FileError(std::string(origin), conf.error().message);
+  conf->files.push_back(std::string(origin));
+  return conf;
+}
+
+Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
+  std::vector<std::string> files;
+  for (const std::string& main : paths.main_files) {
+    struct stat st;
+    if (::stat(main.c_str(), &st) != 0) {
+      if (errno == ENOENT && !paths.main_must_exist) continue;
+      return Error{"cannot read registries configuration \"" + main +
+                   "\": " + std::strerror(errno) +
+                   ": create it or pass --registries-conf"};
+    }
+    files.push_back(main);
+    break;
+  }
+  std::map<std::string, std::string> dropins;  // name -> path
+  for (const std::string& dir : paths.dropin_dirs) {
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) {
+      if (ec == std::errc::no_such_file_or_directory) continue;
+      return Error{"cannot read registries drop-in directory \"" + dir +
+                   "\": " + ec.message() + ": fix its permissions"};
+    }
+    for (const fs::directory_entry& entry : it) {
+      std::string name = entry.path().filename().string();
+      // Like Go's DirEntry.IsDir: a symlink counts as a file.
+      if (entry.is_directory(ec) && !entry.is_symlink(ec)) continue;
+      if (name.size() >= 5 && name.ends_with(".conf"))
+        dropins[name] = entry.path().string();
+    }
+  }
+  for (auto& [name, path] : dropins) files.push_back(path);
+
+  RegistriesConf merged;
+  for (const std::string& path : files) {
+    auto text = ReadFile(path);
+    if (!text)
+      return Error{"cannot read registries configuration \"" + path +
+                   "\": " + text.error().message + ": fix its permissions"};
+    auto conf = parse_registries(*text, path);
+    if (!conf) return conf.error();
+    Merge(merged, std::move(*conf));
+    merged.files.push_back(path);
+  }
+  return merged;
+}
+
+const Registry* find_registry(const RegistriesConf& conf,
+                              std::string_view name) {
+  const Registry* best = nullptr;
+  for (const Registry& reg : conf.registries)
+    if (MatchingPrefix(name, reg.prefix) != std::string_view::npos &&
+        (!best || reg.prefix.size() > best->prefix.size()))
+      best = &reg;
+  return best;
+}
+
+Result<std::vector<PullSource>> pull_sources(const Registry& registry,
+                                             const Reference& ref) {
+  bool digested = !ref.digest.empty();
+  std::vector<std::pair<const Endpoint*, bool>> endpoints;
+  for (const Endpoint& m : registry.mirrors) {
+    if (registry.mirror_by_digest_only && !digested) continue;
+    if (m.pull_from_mirror == "digest-only" && !digested) continue;
+    if (m.pull_from_mirror == "tag-only" && digested) continue;
+    endpoints.emplace_back(&m, true);
+  }
+  endpoints.emplace_back(&registry.endpoint, false);
+  std::vector<PullSource> sources;
+  for (auto [endpoint, mirror] : endpoints) {
+    auto rewritten = Rewrite(*endpoint, ref, registry.prefix);
+    if (!rewritten) return rewritten.error();
+    sources.push_back({*endpoint, std::move(*rewritten), mirror});
+  }
+  return sources;
+}
+
+Result<std::vector<PullSource>> credential_sources(const Registry& registry,
+                                                   const Reference& name) {
+  std::vector<PullSource> sources;
+  if (registry.blocked) return sources;
+  for (const Endpoint& m : registry.mirrors) {
+    auto rewritten = Rewrite(m, name, registry.prefix);
+    if (!rewritten) return rewritten.error();
+    sources.push_back({m, std::move(*rewritten), true});
+  }
+  if (!registry.endpoint.location.empty() &&
+      registry.endpoint.location != registry.prefix) {
+    auto rewritten = Rewrite(registry.endpoint, name, registry.prefix);
+    if (!rewritten) return rewritten.error();
+    sources.push_back({registry.endpoint, std::move(*rewritten), false});
+  }
+  return sources;
+}
+
+bool location_within(std::string_view location, std::string_view scope) {
+  return location == scope ||
+         (location.starts_with(scope) && location.size() > scope.size() &&
+          location[scope.size()] == '/');
+}

@@ -1,0 +1,233 @@
+#include "registries.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+RegistriesConf MustParse(const std::string& toml) {
+  auto conf = parse_registries(toml, "test.conf");
+  EXPECT_TRUE(conf.ok()) << (conf ? "" : conf.error().message);
+  return conf ? *conf : RegistriesConf{};
+}
+
+std::vector<std::string> Sources(const RegistriesConf& conf,
+                                 const std::string& image) {
+  auto ref = parse_normalized_named(image);
+  EXPECT_TRUE(ref.ok()) << image;
+  const Registry* reg = find_registry(conf, ref->name());
+  if (!reg) return {};
+  auto sources = pull_sources(*reg, *ref);
+  EXPECT_TRUE(sources.ok());
+  std::vector<std::string> out;
+  for (const auto& s : *sources) out.push_back(s.reference.str());
+  return out;
+}
+
+std::vector<std::string> CredentialSources(const RegistriesConf& conf,
+                                           const std::string& image) {
+  auto ref = parse_normalized_named(image);
+  const Registry* reg = find_registry(conf, ref->name());
+  if (!reg) return {};
+  auto sources = credential_sources(*reg, *ref);
+  EXPECT_TRUE(sources.ok());
+  std::vector<std::string> out;
+  for (const auto& s : *sources) out.push_back(s.reference.str());
+  return out;
+}
+
+const std::string kDigest =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+}  // namespace
+
+TEST(Registries, RejectsInvalidConfigurations) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[registries.search]\nregistries = []\n", "v1"},
+      {"[registries.block]\nregistries = [\"x.io\"]\n", "v1"},
+      {"[[registry]]\nlocation = \"https://x.io\"\n", "URI schemes"},
+      {"[[registry]]\nprefix = \"http://x.io\"\nlocation = \"x.io\"\n", "URI schemes"},
+      {"[[registry]]\ninsecure = true\n", "both location and prefix are unset"},
+      {"[[registry]]\nprefix = \"x.io\"\n", "location is unset"},
+      {"[[registry]]\nprefix = \"*.x.io/path\"\nlocation = \"y.io\"\n", "*.example.com"},
+      {"[[registry]]\nprefix = \"*.x.io:5000\"\n", "*.example.com"},
+      {"[[registry]]\nlocation = \"x.io\"\npull-from-mirror = \"all\"\n", "non-mirror"},
+      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\ninsecure = true\n",
+       "mirror location is unset"},
+      {"[[registry]]\nlocation = \"x.io\"\nmirror-by-digest-only = true\n"
+       "[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"all\"\n",
+       "at the same time"},
+      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\nlocation = \"m.io\"\n"
+       "pull-from-mirror = \"sometimes\"\n",
+       "unsupported pull-from-mirror"},
+      {"[[registry]]\nprefix = \"a.io\"\nlocation = \"x.io\"\ninsecure = true\n"
+       "[[registry]]\nprefix = \"b.io\"\nlocation = \"x.io\"\n",
+       "conflicting 'insecure'"},
+      {"[[registry]]\nprefix = \"a.io\"\nlocation = \"x.io\"\nblocked = true\n"
+       "[[registry]]\nprefix = \"b.io\"\nlocation = \"x.io\"\n",
+       "conflicting 'blocked'"},
+      {"[[registry]]\nlocation = \"x.io\"\ninsecure = \"yes\"\n", "must be a boolean"},
+      {"[[registry]]\nlocation = 5\n", "must be a string"},
+      {"[registry]\nlocation = \"x.io\"\n", "array of tables"},
+      {"unqualified-search-registries = [\"not a domain\"]\n", "unqualified-search"},
+      {"short-name-mode = \"sometimes\"\n", "short-name mode"},
+      {"[aliases]\n\"docker.io/x\" = \"docker.io/library/x\"\n", "short name"},
+      {"[aliases]\n\"x\" = \"x:1\"\n", "alias"},
+      {"[[registry]\n", "line 1"},
+  };
+  for (const auto& [toml, why] : cases) {
+    auto conf = parse_registries(toml, "bad.conf");
+    ASSERT_FALSE(conf.ok()) << toml;
+    EXPECT_NE(conf.error().message.find(why), std::string::npos)
+        << toml << " -> " << conf.error().message;
+    EXPECT_NE(conf.error().message.find("\"bad.conf\""), std::string::npos);
+  }
+}
+
+TEST(Registries, AcceptsAndIgnoresUnknownKeys) {
+  auto conf = MustParse(
+      "unknown = 1\n[registries]\nfoo = 1\n[[registry]]\nlocation = \"x.io/\"\n"
+      "whatever = true\n[aliases]\nnginx = \"docker.io/library/nginx\"\n");
+  ASSERT_EQ(conf.registries.size(), 1u);
+  EXPECT_EQ(conf.registries[0].prefix, "x.io");  // trailing '/' trimmed
+}
+
+TEST(Registries, LongestPrefixAndBoundaries) {
+  auto conf = MustParse(R"(
+[[registry]]
+location = "docker.io"
+[[registry.mirror]]
+location = "m.io/hub"
+[[registry]]
+prefix = "docker.io/library/nginx"
+location = "docker.io/library/nginx"
+[[registry.mirror]]
+location = "m.io/nginx-only"
+[[registry]]
+prefix = "docker.io/library/nginx"
+location = "ignored.io/second-entry"
+)");
+  EXPECT_EQ(Sources(conf, "nginx:1"),
+            (std::vector<std::string>{"m.io/nginx-only:1", "docker.io/library/nginx:1"}));
+  // "nginx" is a prefix of "nginxinc" as a string, not at a boundary.
+  EXPECT_EQ(Sources(conf, "docker.io/library/nginxinc:1"),
+            (std::vector<std::string>{"m.io/hub/library/nginxinc:1",
+                                      "docker.io/library/nginxinc:1"}));
+  EXPECT_TRUE(Sources(conf, "quay.io/x:1").empty());
+}
+
+TEST(Registries, MirrorFiltersByTagAndDigest) {
+  auto conf = MustParse(R"(
+[[registry]]
+prefix = "src.io"
+location = "src.io"
+[[registry.mirror]]
+location = "all.io"
+[[registry.mirror]]
+location = "digest.io"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "tag.io"
+pull-from-mirror = "tag-only"
+[[registry]]
+location = "only-digests.io"
+mirror-by-digest-only = true
+[[registry.mirror]]
+location = "dm.io"
+)");
+  EXPECT_EQ(Sources(conf, "src.io/a:1"),
+            (std::vector<std::string>{"all.io/a:1", "tag.io/a:1", "src.io/a:1"}));
+  EXPECT_EQ(Sources(conf, "src.io/a@" + kDigest),
+            (std::vector<std::string>{"all.io/a@" + kDigest, "digest.io/a@" + kDigest,
+                                      "src.io/a@" + kDigest}));
+  EXPECT_EQ(Sources(conf, "only-digests.io/a:1"),
+            (std::vector<std::string>{"only-digests.io/a:1"}));
+  EXPECT_EQ(Sources(conf, "only-digests.io/a@" + kDigest),
+            (std::vector<std::string>{"dm.io/a@" + kDigest, "only-digests.io/a@" + kDigest}));
+  // Credentials are wanted for every mirror whatever the tag or digest.
+  EXPECT_EQ(CredentialSources(conf, "src.io/a"),
+            (std::vector<std::string>{"all.io/a", "digest.io/a", "tag.io/a"}));
+  EXPECT_EQ(CredentialSources(conf, "only-digests.io/a"),
+            (std::vector<std::string>{"dm.io/a"}));
+}
+
+TEST(Registries, RewriteAndWildcard) {
+  auto conf = MustParse(R"(
+[[registry]]
+prefix = "docker.io/team"
+location = "corp.io/proxy/team"
+[[registry]]
+prefix = "*.example.com"
+[[registry.mirror]]
+location = "m.io/ex"
+[[registry]]
+prefix = "blocked.io"
+location = "blocked.io"
+blocked = true
+[[registry.mirror]]
+location = "m.io/blocked"
+)");
+  EXPECT_EQ(Sources(conf, "team/app:1"),
+            (std::vector<std::string>{"corp.io/proxy/team/app:1"}));
+  EXPECT_EQ(CredentialSources(conf, "team/app"),
+            (std::vector<std::string>{"corp.io/proxy/team/app"}));
+  EXPECT_EQ(Sources(conf, "a.b.example.com/x:1"),
+            (std::vector<std::string>{"m.io/ex/x:1", "a.b.example.com/x:1"}));
+  EXPECT_TRUE(Sources(conf, "example.com/x:1").empty());  // subdomains only
+  EXPECT_EQ(CredentialSources(conf, "a.example.com/x"),
+            (std::vector<std::string>{"m.io/ex/x"}));
+  EXPECT_TRUE(CredentialSources(conf, "blocked.io/x").empty());
+}
+
+TEST(Registries, LocationWithin) {
+  EXPECT_TRUE(location_within("m.io", "m.io"));
+  EXPECT_TRUE(location_within("m.io/docker-hub", "m.io"));
+  EXPECT_FALSE(location_within("m.io:5000", "m.io"));
+  EXPECT_FALSE(location_within("m.iox", "m.io"));
+  EXPECT_FALSE(location_within("m.io", "m.io/docker-hub"));
+}
+
+TEST(Registries, LoadsMainFileAndDropIns) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("ccp-reg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "d");
+  auto write = [](const fs::path& p, const std::string& s) { std::ofstream(p) << s; };
+  write(dir / "main.conf",
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"old.io\"\n");
+  write(dir / "d" / "20-b.conf",
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"b.io\"\n");
+  write(dir / "d" / "10-a.conf",
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"a.io\"\n");
+  write(dir / "d" / "ignored.toml", "not toml at all [[[");
+
+  RegistriesPaths paths{{(dir / "main.conf").string()}, true, {(dir / "d").string()}};
+  auto conf = load_registries(paths);
+  ASSERT_TRUE(conf.ok()) << conf.error().message;
+  EXPECT_EQ(conf->files.size(), 3u);
+  EXPECT_EQ(Sources(*conf, "nginx:1"),
+            (std::vector<std::string>{"b.io/library/nginx:1", "docker.io/library/nginx:1"}));
+
+  // An explicit main file must exist; default ones may be missing.
+  auto missing = load_registries({{(dir / "nope.conf").string()}, true, {}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("nope.conf"), std::string::npos);
+  EXPECT_TRUE(load_registries({{(dir / "nope.conf").string()}, false, {}}).ok());
+
+  // The environment variable names a single file and turns drop-ins off.
+  auto env = default_registries_paths("", (dir / "main.conf").c_str(), (dir / "d").string());
+  EXPECT_TRUE(env.dropin_dirs.empty());
+  EXPECT_TRUE(env.main_must_exist);
+  auto explicit_wins = default_registries_paths("/x.conf", "/env.conf", "/d");
+  EXPECT_EQ(explicit_wins.main_files, std::vector<std::string>{"/x.conf"});
+  EXPECT_EQ(explicit_wins.dropin_dirs, std::vector<std::string>{"/d"});
+
+  write(dir / "d" / "30-bad.conf", "[[registry]]\nlocation = \"https://x\"\n");
+  auto bad = load_registries(paths);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("30-bad.conf"), std::string::npos);
+  fs::remove_all(dir);
+}

@@ -1,0 +1,154 @@
+#include "resolve.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "authfile.h"
+#include "provider.h"
+#include "reference.h"
+
+namespace {
+
+using nlohmann::json;
+
+int Fail(const Options& o, const std::string& stage, const std::string& message) {
+  std::cerr << "crio-credential-provider: error: " << message << "\n";
+  if (o.json) std::cout << json{{"error", message}, {"stage", stage}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  return 1;
+}
+
+Result<Keyring> LoadKeyring(const Options& o) {
+  Keyring keyring;
+  for (const std::string& path : o.dockercfg_files) {
+    std::ifstream in(path);
+    if (!in) return Error{"cannot read --dockercfg \"" + path + "\""};
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto entries = parse_docker_config(text.str());
+    if (!entries)
+      return Error{"--dockercfg \"" + path + "\": " + entries.error().message};
+    keyring_add(keyring, *entries, path);
+  }
+  return keyring;
+}
+
+json EndpointJson(const PullSource& s) {
+  return {{"reference", s.reference.str()},
+          {"location", s.endpoint.location},
+          {"insecure", s.endpoint.insecure},
+          {"mirror", s.mirror}};
+}
+
+}  // namespace
+
+int run_resolve(const Options& o) {
+  if (o.positional.size() != 1)
+    return Fail(o, "usage", "resolve takes exactly one IMAGE");
+  const std::string& image = o.positional[0];
+  auto ref = parse_normalized_named(image);
+  if (!ref) return Fail(o, "reference", ref.error().message);
+  Reference name = *ref;
+  name.tag.clear();
+  name.digest.clear();
+
+  auto conf = load_registries(default_registries_paths(
+      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
+      o.registries_conf_dir));
+  if (!conf) return Fail(o, "registries", conf.error().message);
+  const Registry* registry = find_registry(*conf, ref->name());
+
+  json out = {{"image", image},
+              {"reference", ref->str()},
+              {"name", ref->name()},
+              {"authFile", auth_file_name(o.namespace_name, ref->name())},
+              {"registry", nullptr},
+              {"pullSources", json::array()},
+              {"credentialSources", json::array()}};
+  if (registry) {
+    out["registry"] = {{"prefix", registry->prefix},
+                       {"location", registry->endpoint.location},
+                       {"insecure", registry->endpoint.insecure},
+                       {"blocked", registry->blocked},
+                       {"mirrorByDigestOnly", registry->mirror_by_digest_only}};
+    auto pulls = pull_sources(*registry, *ref);
+    if (!pulls) return Fail(o, "registries", pulls.error().message);
+    for (const PullSource& s : *pulls) out["pullSources"].push_back(EndpointJson(s));
+  }
+  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
+  if (!sources) return Fail(o, "registries", sources.error().message);
+  auto keyring = LoadKeyring(o);
+  if (!keyring) return Fail(o, "dockercfg", keyring.error().message);
+  auto choices = choose_credentials(*sources, *keyring);
+  for (const SourceCredential& c : choices) {
+    json entry = EndpointJson(c.source);
+    entry["reference"] = c.source.reference.name();
+    entry["credential"] = nullptr;
+    if (c.match)
+      entry["credential"] = {{"key", c.match->key},
+                             {"username", c.match->credential->username}};
+    out["credentialSources"].push_back(entry);
+  }
+
+  if (!o.auth_file_out.empty()) {
+    auto entries = auth_entries(choices);
+    if (entries.empty()) {
+      std::remove(o.auth_file_out.c_str());
+    } else {
+      auto global = read_global_auth_file(o.global_auth_file);
+      if (!global) return Fail(o, "authfile", global.error().message);
+      auto content = build_auth_file(*global, entries);
+      if (!content) return Fail(o, "authfile", content.error().message);
+      std::string path = o.auth_file_out;
+      size_t slash = path.rfind('/');
+      std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+      std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+      if (auto w = write_auth_file(dir, base, *content); !w)
+        return Fail(o, "authfile", w.error().message);
+    }
+  }
+
+  if (o.json) {
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "name:      " << out["name"].get<std::string>() << "\n"
+            << "auth file: " << out["authFile"].get<std::string>() << "\n"
+            << "registry:  "
+            << (registry ? registry->prefix + " -> " + registry->endpoint.location
+                         : std::string("(none: pulled from the source)"))
+            << "\n";
+  for (const auto& s : out["pullSources"])
+    std::cout << "pull:      " << s["reference"].get<std::string>()
+              << (s["mirror"].get<bool>() ? " (mirror)" : "") << "\n";
+  for (const auto& s : out["credentialSources"])
+    std::cout << "needs credentials: " << s["reference"].get<std::string>()
+              << (s["credential"].is_null()
+                      ? ""
+                      : " <- " + s["credential"]["key"].get<std::string>())
+              << "\n";
+  return 0;
+}
+
+int run_match(const Options& o) {
+  if (o.positional.size() != 1)
+    return Fail(o, "usage", "match takes exactly one IMAGE");
+  auto keyring = LoadKeyring(o);
+  if (!keyring) return Fail(o, "dockercfg", keyring.error().message);
+  json out = json::array();
+  for (const KeyringMatch& m : keyring_lookup(*keyring, o.positional[0]))
+    out.push_back({{"key", m.key},
+                   {"username", m.credential->username},
+                   {"fallback", m.fallback}});
+  if (o.json) {
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    for (const auto& m : out)
+      std::cout << m["key"].get<std::string>() << " ("
+                << m["username"].get<std::string>() << ")"
+                << (m["fallback"].get<bool>() ? " [fallback]" : "") << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,11 @@
+// The offline subcommands: `resolve` (what a pull of an image would use) and
+// `match` (kubelet's keyring lookup). No API calls; never print a password.
+#pragma once
+
+#include <string>
+
+#include "flags.h"
+
+// Each returns the process exit code and prints to stdout/stderr.
+int run_resolve(const Options& options);
+int run_match(const Options& options);

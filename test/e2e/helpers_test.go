@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"crio-credential-provider/test/internal/nodeapi"
+	"crio-credential-provider/test/internal/testbed"
+)
+
+const pusher = "pusher"
+
+var pusherCred = &testbed.Cred{Username: pusher, Password: "push-secret"}
+
+// users returns htpasswd users: the pusher plus the given tenants.
+func users(creds ...testbed.Cred) map[string]string {
+	m := map[string]string{pusher: pusherCred.Password}
+	for _, c := range creds {
+		m[c.Username] = c.Password
+	}
+	return m
+}
+
+// sourceRegistry starts the "upstream" registry (plain HTTP, anonymous) and
+// pushes the repos labelled "source".
+func sourceRegistry(e *testbed.Env, repos ...string) *testbed.Registry {
+	e.T.Helper()
+	src := e.StartRegistry(testbed.RegistryOptions{Name: "source"})
+	e.Push(src, "source", nil, repos...)
+	return src
+}
+
+// mirrorRegistry starts a TLS + htpasswd registry holding its own copy of
+// repos, labelled with its name.
+func mirrorRegistry(e *testbed.Env, name string, tenants []testbed.Cred, repos ...string) *testbed.Registry {
+	e.T.Helper()
+	m := e.StartRegistry(testbed.RegistryOptions{Name: name, TLS: true, Users: users(tenants...)})
+	if len(repos) > 0 {
+		e.Push(m, name, pusherCred, repos...)
+	}
+	return m
+}
+
+// authEntries decodes a containers-auth.json into key -> credential.
+func authEntries(t *testing.T, content string) map[string]testbed.Cred {
+	t.Helper()
+	var f struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			IdentityToken string `json:"identitytoken"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal([]byte(content), &f); err != nil {
+		t.Fatalf("auth file is not valid JSON: %v\n%s", err, content)
+	}
+	out := map[string]testbed.Cred{}
+	for k, v := range f.Auths {
+		dec, err := base64.StdEncoding.DecodeString(v.Auth)
+		if err != nil {
+			t.Fatalf("auth file entry %q: bad base64: %v", k, err)
+		}
+		u, p, _ := strings.Cut(string(dec), ":")
+		out[k] = testbed.Cred{Username: u, Password: p}
+	}
+	return out
+}
+
+// leftoverAuthFiles lists files in the auth dir and its in-use dir.
+func leftoverAuthFiles(e *testbed.Env) []string {
+	var out []string
+	filepath.WalkDir(e.AuthDir, func(p string, d os.DirEntry, err error) error { //nolint:errcheck
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func assertNoLeftovers(t *testing.T, e *testbed.Env) {
+	t.Helper()
+	if l := leftoverAuthFiles(e); len(l) > 0 {
+		t.Errorf("auth files left behind: %v", l)
+	}
+}
+
+// assertPulledFrom checks the result and which registry's content came back.
+func assertPulledFrom(t *testing.T, r nodeapi.Result, origin string, log string) {
+	t.Helper()
+	if r.Error != "" {
+		t.Fatalf("pull %s for %s/%s: driver error: %s\nkubelet log:\n%s", r.Pull.Image, r.Pull.Namespace, r.Pull.Pod, r.Error, log)
+	}
+	if !r.Pulled {
+		t.Fatalf("pull %s for %s/%s failed: %s\nkubelet log:\n%s", r.Pull.Image, r.Pull.Namespace, r.Pull.Pod, r.PullError, log)
+	}
+	if r.Origin != origin {
+		t.Errorf("pull %s for %s/%s served by %q, want %q\nkubelet log:\n%s", r.Pull.Image, r.Pull.Namespace, r.Pull.Pod, r.Origin, origin, log)
+	}
+}
+
+// assertAuthFileUsed checks that CRI-O found the namespaced auth file,
+// consumed it, and that it holds exactly want for key (and no credentials
+// of the forbidden users).
+func assertAuthFileUsed(t *testing.T, r nodeapi.Result, key string, want testbed.Cred, forbidden ...string) {
+	t.Helper()
+	if !r.AuthFile.Found {
+		t.Fatalf("no namespaced auth file %s for %s/%s (image %s)", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod, r.Pull.Image)
+	}
+	if !r.InUseRemoved {
+		t.Errorf("in-use auth file %s was not removed", r.AuthFile.InUsePath)
+	}
+	entries := authEntries(t, r.AuthFile.Content)
+	if got, ok := entries[key]; !ok || got != want {
+		t.Errorf("auth file for %s/%s: entry %q = %+v (present %v), want %+v\nfile: %s", r.Pull.Namespace, r.Pull.Pod, key, got, ok, want, r.AuthFile.Content)
+	}
+	for k, c := range entries {
+		for _, f := range forbidden {
+			if c.Username == f {
+				t.Errorf("auth file for namespace %s holds %s's credentials under %q", r.Pull.Namespace, f, k)
+			}
+		}
+	}
+}
+
+// mirrorUsers returns the users that fetched repo's manifests successfully
+// from reg, and how many requests were refused (401).
+func mirrorUsers(reg *testbed.Registry, repo string) (ok []string, refused int) {
+	for _, q := range reg.ManifestRequests(repo) {
+		switch {
+		case q.Status == 401:
+			refused++
+		case q.Status >= 200 && q.Status < 300:
+			ok = append(ok, q.User)
+		}
+	}
+	return ok, refused
+}
+
+// clientManifestGets counts manifest requests by the CRI-O side (not by a
+// pull-through cache) at reg.
+func clientManifestGets(reg *testbed.Registry, repo string) int {
+	n := 0
+	for _, q := range reg.ManifestRequests(repo) {
+		if strings.Contains(q.UserAgent, "e2e-cri-o") {
+			n++
+		}
+	}
+	return n
+}
+
+func regConf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

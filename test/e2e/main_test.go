@@ -1,0 +1,59 @@
+// Package e2e runs the provider end to end: a real kube-apiserver (Node,RBAC,
+// NodeRestriction) on embedded etcd, kubelet's own credential-provider code
+// in a helper process, CRI-O's namespaced-auth-file pull path with
+// containers/image, and docker-registry mirrors with htpasswd and TLS.
+//
+// Run one scenario: cd test && go test -count=1 -run TestMirrorHit -v ./e2e/
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"crio-credential-provider/test/internal/testbed"
+)
+
+var (
+	bedOnce sync.Once
+	bedDir  string
+	theBed  *testbed.Bed
+	bedErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if theBed != nil {
+		theBed.Stop()
+	}
+	if bedDir != "" {
+		os.RemoveAll(bedDir)
+	}
+	os.Exit(code)
+}
+
+// bed starts (once per test binary) the control plane and builds the
+// helpers; it fails t if that is impossible.
+func bed(t *testing.T) *testbed.Bed {
+	t.Helper()
+	bedOnce.Do(func() {
+		bedDir, bedErr = os.MkdirTemp("", "ccp-e2e-")
+		if bedErr != nil {
+			return
+		}
+		theBed, bedErr = testbed.NewBed(bedDir, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "testbed: "+f+"\n", a...) })
+	})
+	if bedErr != nil {
+		t.Fatalf("test bed: %v", bedErr)
+	}
+	return theBed
+}
+
+// newEnv returns a fresh node environment for t; the provider binary must
+// exist (the test fails, not skips, when it does not).
+func newEnv(t *testing.T) *testbed.Env {
+	t.Helper()
+	testbed.RequireProvider(t)
+	return bed(t).NewEnv(t)
+}

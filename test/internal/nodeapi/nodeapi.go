@@ -1,0 +1,79 @@
+// Package nodeapi is the line-delimited JSON protocol between the e2e tests
+// and the e2e-node helper (kubelet's credential-provider code + CRI-O's pull
+// path). Each request line is a batch of pulls run concurrently; each
+// response line answers one batch, in order.
+package nodeapi
+
+// Batch is one request line.
+type Batch struct {
+	Pulls []Pull `json:"pulls"`
+}
+
+// Pull asks for one image pull on behalf of a pod, as kubelet's image
+// manager and CRI-O's PullImage would do it.
+type Pull struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	// Image as written in the pod spec.
+	Image string `json:"image"`
+	// RefreshPod drops the driver's cached copy of the pod (kubelet gets pod
+	// updates through its watch).
+	RefreshPod bool `json:"refreshPod,omitempty"`
+}
+
+// Result is the outcome of one Pull.
+type Result struct {
+	Pull Pull `json:"pull"`
+	// Error is set when the driver could not even start the pull (pod not
+	// found, ...). Pull failures are in PullError.
+	Error string `json:"error,omitempty"`
+	// KubeletCredentials are the usernames kubelet passed in the CRI request
+	// (pull secrets matched against the source image), in order.
+	KubeletCredentials []string `json:"kubeletCredentials,omitempty"`
+	// AuthFile is CRI-O's namespaced auth file for this pull.
+	AuthFile AuthFile `json:"authFile"`
+	// Pulled is true when containers/image copied the image.
+	Pulled    bool   `json:"pulled"`
+	PullError string `json:"pullError,omitempty"`
+	// Origin is the "e2e.origin" label of the pulled image's config: which
+	// registry's copy of the content was served.
+	Origin string `json:"origin,omitempty"`
+	// Digest of the pulled manifest.
+	Digest string `json:"digest,omitempty"`
+	// InUseRemoved is true when the in-use copy was deleted after the pull.
+	InUseRemoved bool `json:"inUseRemoved"`
+}
+
+// AuthFile describes the namespaced auth file CRI-O looked for.
+type AuthFile struct {
+	// Path is <auth-dir>/<namespace>-<sha256(name)>.json.
+	Path string `json:"path"`
+	// Name is the normalized image name that was hashed.
+	Name string `json:"name"`
+	// Found: the file existed and was used instead of the global auth file.
+	Found bool `json:"found"`
+	// InUsePath is where CRI-O moved it for the pull.
+	InUsePath string `json:"inUsePath,omitempty"`
+	// Content is the file as CRI-O read it (for the test's assertions).
+	Content string `json:"content,omitempty"`
+}
+
+// BatchResult is one response line.
+type BatchResult struct {
+	Results []Result `json:"results"`
+	// KubeletLog is what kubelet's code logged (klog) while the batch ran.
+	KubeletLog string `json:"kubeletLog"`
+}
+
+// PushRequest is the argument of `e2e-node push` (JSON on stdin).
+type PushRequest struct {
+	// Origin is written as the "e2e.origin" label and into the layer.
+	Origin string `json:"origin"`
+	// Destinations: docker references (host:port/repo:tag) to push to.
+	Destinations []string `json:"destinations"`
+	Username     string   `json:"username,omitempty"`
+	Password     string   `json:"password,omitempty"`
+	// CertsDir is a certs.d-style directory; Insecure allows plain HTTP.
+	CertsDir string `json:"certsDir,omitempty"`
+	Insecure bool   `json:"insecure,omitempty"`
+}

@@ -22,7 +22,8 @@ constexpr Unit kUnits[] = {{"ns", 1},
 std::string FormatFraction(uint64_t v, int prec) {
   std::string digits = std::to_string(v);
   if (prec == 0) return digits;
-  while (static_cast<int>(digits.size()) <= prec) digits.insert(0, "0");
+  if (static_cast<int>(digits.size()) <= prec)
+    digits = std::string(prec + 1 - digits.size(), '0') + digits;
   std::string integer = digits.substr(0, digits.size() - prec);
   std::string fraction = digits.substr(digits.size() - prec);
   while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();

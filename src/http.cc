@@ -168,12 +168,11 @@ HttpResult<AddrInfoPtr> Resolve(const HttpUrl& url,
     addrinfo* res = nullptr;
     int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0) {
-      return Fail(Kind::kConfig, "invalid address \"" + url.host +
-                                     "\": " + gai_strerror(rc));
+      return Fail(Kind::kConfig,
+                  "invalid address \"" + url.host + "\": " + gai_strerror(rc));
     }
     return AddrInfoPtr(res);
   }
-  hints.ai_flags |= AI_ADDRCONFIG;
   auto state = std::make_shared<ResolveState>();
   try {
     std::thread([state, host = url.host, port, hints] {
@@ -186,16 +185,16 @@ HttpResult<AddrInfoPtr> Resolve(const HttpUrl& url,
       state->cv.notify_all();
     }).detach();
   } catch (const std::system_error& e) {
-    return Fail(Kind::kTransport, std::string("cannot start DNS lookup: ") +
-                                      e.what());
+    return Fail(Kind::kTransport,
+                std::string("cannot start DNS lookup: ") + e.what());
   }
   std::unique_lock<std::mutex> lock(state->mu);
   if (!state->cv.wait_until(lock, deadline, [&] { return state->done; })) {
     return Fail(Kind::kTimeout, "timed out resolving \"" + url.host + "\"");
   }
   if (state->rc != 0) {
-    std::string why = state->rc == EAI_SYSTEM ? Errno(errno)
-                                               : gai_strerror(state->rc);
+    std::string why =
+        state->rc == EAI_SYSTEM ? Errno(errno) : gai_strerror(state->rc);
     return Fail(Kind::kTransport,
                 "cannot resolve \"" + url.host + "\": " + why);
   }
@@ -419,8 +418,8 @@ std::string HttpUrl::host_port() const {
 
 HttpResult<HttpUrl> parse_https_url(std::string_view url) {
   auto bad = [&](const std::string& why) {
-    return Fail(Kind::kConfig, "invalid server URL \"" + std::string(url) +
-                                   "\": " + why);
+    return Fail(Kind::kConfig,
+                "invalid server URL \"" + std::string(url) + "\": " + why);
   };
   std::string_view rest = url;
   constexpr std::string_view kScheme = "https://";
@@ -560,8 +559,8 @@ struct HttpClient::Impl {
             *eof = true;
             return false;
           }
-          return Fail(Kind::kTransport, "connection closed by " +
-                                            url.host_port() + " " + during);
+          return Fail(Kind::kTransport,
+                      "connection closed by " + url.host_port() + " " + during);
         }
         return Fail(Kind::kTransport, "connection to " + url.host_port() +
                                           " failed " + during + ": " +
@@ -617,8 +616,8 @@ struct HttpClient::Impl {
                    : X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), 0);
       if (ok != 1) {
         Close();
-        return Fail(Kind::kConfig, "cannot verify against host \"" +
-                                       url.host + "\": " + OpenSslError());
+        return Fail(Kind::kConfig, "cannot verify against host \"" + url.host +
+                                       "\": " + OpenSslError());
       }
     }
     SigpipeGuard guard;
@@ -635,8 +634,8 @@ struct HttpClient::Impl {
                 X509_verify_cert_error_string(verify);
           if (verify == X509_V_ERR_HOSTNAME_MISMATCH ||
               verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-            why += " (the server certificate is not valid for " + url.host +
-                   ")";
+            why +=
+                " (the server certificate is not valid for " + url.host + ")";
           }
         } else {
           why = OpenSslError();
@@ -728,8 +727,8 @@ struct HttpClient::Impl {
       auto more = ReadMore(deadline, during);
       if (!more) return more.error();
       if (!*more) {
-        return Fail(Kind::kTransport, "connection closed by " +
-                                          url.host_port() + " " + during);
+        return Fail(Kind::kTransport,
+                    "connection closed by " + url.host_port() + " " + during);
       }
     }
   }
@@ -739,8 +738,8 @@ struct HttpClient::Impl {
     std::string limit = max % (1u << 20) == 0
                             ? std::to_string(max >> 20) + " MiB"
                             : std::to_string(max) + " bytes";
-    return Fail(Kind::kProtocol, "response body from " + url.host_port() +
-                                     " exceeds " + limit);
+    return Fail(Kind::kProtocol,
+                "response body from " + url.host_port() + " exceeds " + limit);
   }
 
   // Reads one response. `nothing_read` tells the caller whether the server
@@ -820,8 +819,8 @@ struct HttpClient::Impl {
       if (resp.status >= 200 || resp.status == 101) break;
     }
     if (resp.status == 101) {
-      return Fail(Kind::kProtocol, "unexpected 101 Switching Protocols from " +
-                                       url.host_port());
+      return Fail(Kind::kProtocol,
+                  "unexpected 101 Switching Protocols from " + url.host_port());
     }
     for (const auto& [k, v] : resp.headers) {
       if (k == "connection") {
@@ -836,8 +835,8 @@ struct HttpClient::Impl {
       if (k == "transfer-encoding") {
         std::string l = Lower(v);
         if (l != "chunked") {
-          return Fail(Kind::kProtocol, "unsupported transfer-encoding \"" +
-                                           l + "\" from " + url.host_port());
+          return Fail(Kind::kProtocol, "unsupported transfer-encoding \"" + l +
+                                           "\" from " + url.host_port());
         }
         chunked = true;
       } else if (k == "content-length") {
@@ -893,9 +892,8 @@ struct HttpClient::Impl {
         if (len == 0) break;
         trailer_bytes += len;
         if (trailer_bytes > kMaxHeaderBytes) {
-          return Fail(Kind::kProtocol,
-                      "response trailers from " + url.host_port() +
-                          " are too large");
+          return Fail(Kind::kProtocol, "response trailers from " +
+                                           url.host_port() + " are too large");
         }
       }
       return resp;
@@ -982,8 +980,8 @@ struct HttpClient::Impl {
         // reset the connection before our write: the alert is still
         // queued for reading, and says more than the reset.
         bool ignored_nothing_read, ignored_keep_alive;
-        auto alert = ReadResponse(deadline, &ignored_nothing_read,
-                                  &ignored_keep_alive);
+        auto alert =
+            ReadResponse(deadline, &ignored_nothing_read, &ignored_keep_alive);
         if (!alert && alert.error().kind == Kind::kTls) resp = alert.error();
       }
       if (resp) {

@@ -1,6 +1,8 @@
 // Tests of the HTTPS client (http.h) and the Kubernetes API client
 // (kubeapi.h) against a real OpenSSL server on 127.0.0.1, with a CA and
 // certificates generated here.
+#include "http.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -29,7 +31,6 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "http.h"
 #include "kubeapi.h"
 
 namespace {
@@ -127,12 +128,10 @@ Cert MakeCert(const CertSpec& spec, const Cert* issuer) {
 struct Pki {
   Cert ca = MakeCert({"test-ca", "", true}, nullptr);
   Cert other_ca = MakeCert({"other-ca", "", true}, nullptr);
-  Cert server =
-      MakeCert({"server", "IP:127.0.0.1,IP:::1,DNS:localhost"}, &ca);
+  Cert server = MakeCert({"server", "IP:127.0.0.1,IP:::1,DNS:localhost"}, &ca);
   Cert wrong_name = MakeCert({"server", "DNS:api.other.example"}, &ca);
   Cert client_ca = MakeCert({"client-ca", "", true}, nullptr);
-  Cert client =
-      MakeCert({"system:node:node1", "", false, true}, &client_ca);
+  Cert client = MakeCert({"system:node:node1", "", false, true}, &client_ca);
 };
 
 const Pki& TestPki() {
@@ -160,8 +159,8 @@ Reply Respond(int status, const std::string& reason, const std::string& body,
 std::string StatusBody(int code, const std::string& reason,
                        const std::string& message) {
   return R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":")" +
-         message + R"(","reason":")" + reason +
-         R"(","code":)" + std::to_string(code) + "}";
+         message + R"(","reason":")" + reason + R"(","code":)" +
+         std::to_string(code) + "}";
 }
 
 class TestServer {
@@ -479,7 +478,8 @@ TEST(ParseHttpsUrl, Table) {
     ASSERT_EQ(u.ok(), c.ok);
     if (!c.ok) {
       EXPECT_EQ(u.error().kind, HttpError::Kind::kConfig);
-      EXPECT_NE(u.error().message.find("invalid server URL"), std::string::npos);
+      EXPECT_NE(u.error().message.find("invalid server URL"),
+                std::string::npos);
       continue;
     }
     EXPECT_EQ(u->host, c.host);
@@ -497,7 +497,8 @@ TEST(HttpClientTls, VerificationTable) {
   const Pki& pki = TestPki();
   TempDir dir;
   const std::string ca_file = dir.Write("ca.crt", pki.ca.cert_pem);
-  const std::string other_ca_file = dir.Write("other.crt", pki.other_ca.cert_pem);
+  const std::string other_ca_file =
+      dir.Write("other.crt", pki.other_ca.cert_pem);
   struct Case {
     std::string name;
     const Cert* server_cert;
@@ -589,6 +590,9 @@ TEST(HttpClientTls, ClientCertificateTable) {
                 std::vector<std::string>{"system:node:node1"});
     } else {
       EXPECT_EQ(r.error().kind, HttpError::Kind::kTls) << r.error().message;
+      EXPECT_NE(r.error().message.find("certificate required"),
+                std::string::npos)
+          << r.error().message;
       EXPECT_TRUE(server.client_cns().empty());
     }
   }
@@ -656,8 +660,8 @@ TEST(HttpClientTls, Ipv6Literal) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
   ASSERT_EQ(server.heads().size(), 1u);
-  EXPECT_NE(server.heads()[0].find("\r\nHost: [::1]:" +
-                                   std::to_string(server.port()) + "\r\n"),
+  EXPECT_NE(server.heads()[0].find(
+                "\r\nHost: [::1]:" + std::to_string(server.port()) + "\r\n"),
             std::string::npos);
 }
 
@@ -692,9 +696,10 @@ TEST(HttpClient, RequestHeaders) {
     EXPECT_NE(head.find("\r\nAccept: application/json"), std::string::npos);
     EXPECT_NE(head.find("\r\nUser-Agent: crio-credential-provider/"),
               std::string::npos);
-    EXPECT_EQ(head.find("Authorization: Bearer " + c.token + "\r\n") !=
-                  std::string::npos,
-              !c.token.empty())
+    EXPECT_EQ(
+        (head + "\r\n").find("Authorization: Bearer " + c.token + "\r\n") !=
+            std::string::npos,
+        !c.token.empty())
         << head;
     EXPECT_EQ(head.find("Authorization") != std::string::npos,
               !c.token.empty());
@@ -723,8 +728,8 @@ TEST(HttpClient, BodyFramingTable) {
        201, "{}", ""},
       {"no content", "HTTP/1.1 204 No Content\r\n\r\n", 204, "", ""},
       {"read to close",
-       "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
-       200, "until the end", "content-type=text/plain"},
+       "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", 200,
+       "until the end", "content-type=text/plain"},
       {"status without reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
        404, "", ""},
   };
@@ -764,8 +769,9 @@ TEST(HttpClient, ProtocolErrorsTable) {
        HttpError::Kind::kProtocol, "exceeds 16 MiB"},
       {"chunked above the cap",
        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-       "400\r\n" + std::string(1024, 'a') + "\r\n400\r\n" +
-           std::string(1024, 'b') + "\r\n0\r\n\r\n",
+       "400\r\n" +
+           std::string(1024, 'a') + "\r\n400\r\n" + std::string(1024, 'b') +
+           "\r\n0\r\n\r\n",
        1500, HttpError::Kind::kProtocol, "exceeds 1500 bytes"},
       {"read-to-close above the cap",
        "HTTP/1.0 200 OK\r\n\r\n" + std::string(3000, 'c'), 1500,
@@ -828,8 +834,7 @@ TEST(HttpClient, ReconnectsTable) {
   const Reply ok = Respond(200, "OK", "{}");
   Reply ok_close = ok;
   ok_close.close_after = true;
-  Reply connection_close =
-      Respond(200, "OK", "{}", "Connection: close\r\n");
+  Reply connection_close = Respond(200, "OK", "{}", "Connection: close\r\n");
   const Case cases[] = {
       // The server closed the idle connection; the client notices first.
       {"closed while idle", ok_close, ok, 1, 2},
@@ -895,8 +900,8 @@ TEST(HttpClient, DeadlinesTable) {
 }
 
 TEST(HttpClient, ConnectionRefused) {
-  HttpClientConfig config = Trusting("https://127.0.0.1:" +
-                                     std::to_string(ClosedPort()));
+  HttpClientConfig config =
+      Trusting("https://127.0.0.1:" + std::to_string(ClosedPort()));
   auto client = MustCreate(config);
   ASSERT_NE(client, nullptr);
   auto r = client->get("/", In(2000));
@@ -956,8 +961,8 @@ TEST(ApiSession, GetPodAndServiceAccount) {
                 "/api/v1/namespaces/team-a/serviceaccounts/sa"}));
   EXPECT_EQ(api.requests(), 2);
   EXPECT_EQ(server.connections(), 1);
-  EXPECT_NE(server.heads()[0].find(
-                "\r\nAuthorization: Bearer secret-token-value\r\n"),
+  EXPECT_NE((server.heads()[0] + "\r\n")
+                .find("\r\nAuthorization: Bearer secret-token-value\r\n"),
             std::string::npos);
 }
 
@@ -985,18 +990,20 @@ TEST(ApiSession, SecretsTable) {
                              B64(cfg) + R"("}}]})");
         }
         if (line.find("/secrets/gone ") != std::string::npos) {
-          return Respond(404, "Not Found",
-                         StatusBody(404, "NotFound",
-                                    R"(secrets \"gone\" not found)"));
+          return Respond(
+              404, "Not Found",
+              StatusBody(404, "NotFound", R"(secrets \"gone\" not found)"));
         }
         if (line.find("/secrets/bad ") != std::string::npos) {
           return Respond(200, "OK", R"({"metadata":{"name":"bad"},
               "type":"kubernetes.io/dockerconfigjson",
               "data":{".dockerconfigjson":"!!!"}})");
         }
-        return Respond(200, "OK", R"({"metadata":{"name":"one"},
+        return Respond(200, "OK",
+                       R"({"metadata":{"name":"one"},
             "type":"kubernetes.io/dockerconfigjson",
-            "data":{".dockerconfigjson":")" + B64(cfgjson) + R"("}})");
+            "data":{".dockerconfigjson":")" +
+                           B64(cfgjson) + R"("}})");
       });
   ASSERT_TRUE(server.ok());
   ApiSession api(ApiTo(server));
@@ -1073,9 +1080,9 @@ TEST(ApiSession, StatusAndRetryTable) {
   const Reply e429 = Respond(429, "Too Many Requests",
                              StatusBody(429, "TooManyRequests", "slow down"),
                              "Retry-After: 1\r\n");
-  const Reply e429_long = Respond(
-      429, "Too Many Requests", StatusBody(429, "TooManyRequests", "wait"),
-      "Retry-After: 3600\r\n");
+  const Reply e429_long = Respond(429, "Too Many Requests",
+                                  StatusBody(429, "TooManyRequests", "wait"),
+                                  "Retry-After: 3600\r\n");
   const Reply e403 = Respond(
       403, "Forbidden",
       StatusBody(403, "Forbidden",
@@ -1087,27 +1094,55 @@ TEST(ApiSession, StatusAndRetryTable) {
       {"200", {ok}, true, 1, 0, "", "", 0},
       {"429 Retry-After then 200", {e429, ok}, true, 2, 0, "", "", 1000},
       {"503 then 200", {e503, ok}, true, 2, 0, "", "", 100},
-      {"500 three times", {e500, e500, e500}, false, 3, 500, "InternalError",
-       "etcd is unhappy", 500},
-      {"503 without Status", {e503, e503, e503}, false, 3, 503, "",
-       "HTTP 503 Service Unavailable", 500},
-      {"403 not retried", {e403, ok}, false, 1, 403, "Forbidden",
-       "cannot get resource \"pods\"", 0},
-      {"401 not retried", {e401, ok}, false, 1, 401, "Unauthorized",
-       "Unauthorized", 0},
-      {"429 Retry-After beyond the budget", {e429_long, ok}, false, 1, 429,
-       "TooManyRequests", "wait", 0},
+      {"500 three times",
+       {e500, e500, e500},
+       false,
+       3,
+       500,
+       "InternalError",
+       "etcd is unhappy",
+       500},
+      {"503 without Status",
+       {e503, e503, e503},
+       false,
+       3,
+       503,
+       "",
+       "HTTP 503 Service Unavailable",
+       500},
+      {"403 not retried",
+       {e403, ok},
+       false,
+       1,
+       403,
+       "Forbidden",
+       "cannot get resource \"pods\"",
+       0},
+      {"401 not retried",
+       {e401, ok},
+       false,
+       1,
+       401,
+       "Unauthorized",
+       "Unauthorized",
+       0},
+      {"429 Retry-After beyond the budget",
+       {e429_long, ok},
+       false,
+       1,
+       429,
+       "TooManyRequests",
+       "wait",
+       0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     std::atomic<int> n{0};
-    TestServer server(ServeWith(TestPki().server),
-                      [&](const std::string&, int, int) {
-                        int i = n++;
-                        return i < static_cast<int>(c.replies.size())
-                                   ? c.replies[i]
-                                   : ok;
-                      });
+    TestServer server(
+        ServeWith(TestPki().server), [&](const std::string&, int, int) {
+          int i = n++;
+          return i < static_cast<int>(c.replies.size()) ? c.replies[i] : ok;
+        });
     ASSERT_TRUE(server.ok());
     ApiSession api(ApiTo(server, 5000));
     auto start = Clock::now();
@@ -1139,9 +1174,9 @@ TEST(ApiSession, FailuresTable) {
   const Pki& pki = TestPki();
   struct Case {
     std::string name;
-    bool refused;    // nothing listens
-    bool hang;       // the server never answers
-    bool wrong_ca;   // the client trusts another CA
+    bool refused;   // nothing listens
+    bool hang;      // the server never answers
+    bool wrong_ca;  // the client trusts another CA
     bool bad_url;
     int timeout_ms;
     ApiError::Kind kind;
@@ -1151,11 +1186,10 @@ TEST(ApiSession, FailuresTable) {
   };
   const Case cases[] = {
       {"connection refused", true, false, false, false, 5000,
-       ApiError::Kind::kTransport, "Connection refused (3 attempts)", 500,
-       1000, 0},
+       ApiError::Kind::kTransport, "Connection refused (3 attempts)", 500, 1000,
+       0},
       {"server never answers", false, true, false, false, 400,
-       ApiError::Kind::kTimeout, "timed out waiting for the response", 400,
-       600,
+       ApiError::Kind::kTimeout, "timed out waiting for the response", 400, 600,
        1},
       {"TLS failure not retried", false, false, true, false, 5000,
        ApiError::Kind::kTls, "certificate verify failed", 0, 300, 1},

@@ -30,8 +30,9 @@ struct Target {
 
 ApiError MakeError(Kind kind, const Target& t, std::string message,
                    int status = 0, std::string reason = "") {
-  ApiError e{kind, status, std::move(reason), std::move(message),
-             t.verb,  t.resource, t.ns, t.name};
+  ApiError e{
+      kind, status, std::move(reason), std::move(message), t.verb, t.resource,
+      t.ns, t.name};
   return e;
 }
 
@@ -119,8 +120,7 @@ ApiError StatusError(const HttpResponse& r, const Target& t) {
     message = "HTTP " + std::to_string(r.status);
     if (!r.reason.empty()) message += " " + r.reason;
   }
-  return MakeError(Kind::kHttp, t, OneLine(message), r.status,
-                   OneLine(reason));
+  return MakeError(Kind::kHttp, t, OneLine(message), r.status, OneLine(reason));
 }
 
 // Object member `key` when present and not null.
@@ -141,8 +141,7 @@ bool OptString(const Json& obj, const char* key, std::string* out) {
 }
 
 // names of a `[{name: ...}]` list (LocalObjectReference); false on bad type.
-bool NameList(const Json& obj, const char* key,
-              std::vector<std::string>* out) {
+bool NameList(const Json& obj, const char* key, std::vector<std::string>* out) {
   const Json* v = Member(obj, key);
   if (v == nullptr) return true;
   if (!v->is_array()) return false;
@@ -231,10 +230,10 @@ struct ApiSession::Impl {
   }
 
   ApiError Timeout(const Target& t, const std::string& detail) const {
-    std::string msg = detail.empty() ? "the budget of " +
-                                           FormatMs(config.timeout) +
-                                           " was used up by earlier requests"
-                                     : detail;
+    std::string msg = detail.empty()
+                          ? "the budget of " + FormatMs(config.timeout) +
+                                " was used up by earlier requests"
+                          : detail;
     return MakeError(Kind::kTimeout, t, msg);
   }
 
@@ -248,8 +247,8 @@ struct ApiSession::Impl {
     std::optional<ApiError> last;
     for (int attempt = 1;; ++attempt) {
       if (Clock::now() >= deadline) {
-        return Timeout(t, last ? "still failing after the wait: " + last->message
-                               : "");
+        return Timeout(
+            t, last ? "still failing after the wait: " + last->message : "");
       }
       auto r = client->get(path, deadline);
       std::chrono::milliseconds wait = kBackoff[std::min(attempt, 2) - 1];
@@ -305,8 +304,8 @@ ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
   if (ns.empty() || name.empty()) {
     return MakeError(Kind::kConfig, t, "empty namespace or pod name");
   }
-  auto resp = impl_->Get(
-      impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t);
+  auto resp =
+      impl_->Get(impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t);
   if (!resp) return resp.error();
   auto j = ParseBody(*resp, t);
   if (!j) return j.error();
@@ -386,10 +385,10 @@ ApiResult<std::vector<PullSecret>> ApiSession::list_pull_secrets(
   if (ns.empty()) return MakeError(Kind::kConfig, t, "empty namespace");
   std::vector<PullSecret> out;
   for (const char* type : {kDockerConfigJson, kDockerCfg}) {
-    auto resp = impl_->Get(impl_->NamespacePath(ns) +
-                               "/secrets?fieldSelector=" +
-                               PercentEncode(std::string("type=") + type),
-                           t);
+    auto resp =
+        impl_->Get(impl_->NamespacePath(ns) + "/secrets?fieldSelector=" +
+                       PercentEncode(std::string("type=") + type),
+                   t);
     if (!resp) return resp.error();
     auto j = ParseBody(*resp, t);
     if (!j) return j.error();

@@ -134,9 +134,10 @@ class Loader {
   Result<KubeConfig> Load() {
     auto text = ReadFile(path_);
     if (!text) {
-      return Fail("cannot read it: " + text.error().message +
-                  ": pass --kubeconfig with the kubelet's kubeconfig "
-                  "(/var/lib/kubelet/kubeconfig or /etc/kubernetes/kubelet.conf)");
+      return Fail(
+          "cannot read it: " + text.error().message +
+          ": pass --kubeconfig with the kubelet's kubeconfig "
+          "(/var/lib/kubelet/kubeconfig or /etc/kubernetes/kubelet.conf)");
     }
     YAML::Node root;
     try {
@@ -159,8 +160,7 @@ class Loader {
   }
 
   // A string member; nullopt when absent or null, Error when not a scalar.
-  Result<std::optional<std::string>> Str(const YAML::Node& map,
-                                         const char* key,
+  Result<std::optional<std::string>> Str(const YAML::Node& map, const char* key,
                                          const std::string& where) const {
     YAML::Node n = map[key];
     if (!n.IsDefined() || n.IsNull()) return std::optional<std::string>();
@@ -272,7 +272,8 @@ class Loader {
     YAML::Node insecure = cluster_map["insecure-skip-tls-verify"];
     if (insecure.IsDefined() && !insecure.IsNull()) {
       bool value = false;
-      if (!insecure.IsScalar() || !YAML::convert<bool>::decode(insecure, value)) {
+      if (!insecure.IsScalar() ||
+          !YAML::convert<bool>::decode(insecure, value)) {
         return Fail(where + ".insecure-skip-tls-verify is not a boolean");
       }
       out.insecure_skip_tls_verify = value;
@@ -297,8 +298,8 @@ class Loader {
     if (!cert) return cert.error();
     if (!*cert) {
       std::string uses;
-      for (const char* k : {"token", "tokenFile", "exec", "auth-provider",
-                            "username"}) {
+      for (const char* k :
+           {"token", "tokenFile", "exec", "auth-provider", "username"}) {
         if (user_map[k].IsDefined() && !user_map[k].IsNull()) {
           uses = std::string(" (it uses ") + k + ")";
           break;
@@ -335,8 +336,7 @@ class Loader {
       if (!*key) {
         return Fail(where + " has a client certificate but no client-key");
       }
-      return Fail(where + " " + key_source.name +
-                  ": no PEM private key found");
+      return Fail(where + " " + key_source.name + ": no PEM private key found");
     }
     auto checked = CheckIdentity(out, where, (*cert)->name, key_source.name);
     if (!checked) return checked.error();

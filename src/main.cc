@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -28,6 +30,18 @@ bool ReadStdin(std::string& out) {
     out.append(buf, n);
   }
   return true;
+}
+
+// VmHWM of this process image: unlike getrusage's ru_maxrss it does not
+// inherit the peak of whatever forked us.
+std::string PeakRss() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmHWM:")) {
+      size_t digits = line.find_first_of("0123456789");
+      return digits == std::string::npos ? "" : line.substr(digits);
+    }
+  return "";
 }
 
 }  // namespace
@@ -56,6 +70,7 @@ int main(int argc, char** argv) {
     case Command::kProvider: break;
   }
 
+  auto start = std::chrono::steady_clock::now();
   Logger log(options.log_level, /*to_syslog=*/true);
   std::string request;
   if (!ReadStdin(request)) {
@@ -63,6 +78,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto response = run_provider(options, request, log);
+  if (log.enabled(LogLevel::kDebug)) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    log.debug("finished in " + std::to_string(us.count()) + " us, peak RSS " +
+              PeakRss());
+  }
   if (!response) {
     log.error(response.error().message);
     return 1;

@@ -16,6 +16,7 @@ import (
 
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/docker/config"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
 )
 
@@ -67,18 +68,6 @@ type authEnv struct{ bin, root string }
 
 func newAuthEnv(t *testing.T) *authEnv { return &authEnv{bin: providerBin(t), root: t.TempDir()} }
 
-// passwords maps each username of the secrets to its password (usernames are
-// unique in generated cases).
-func passwords(files []secretFile) map[string]string {
-	m := map[string]string{}
-	for _, f := range files {
-		for _, e := range f.Entries {
-			m[e.Username] = e.Password
-		}
-	}
-	return m
-}
-
 func credsFor(sys *types.SystemContext, ref string) (types.DockerAuthConfig, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
@@ -94,7 +83,7 @@ func showCred(c types.DockerAuthConfig, err error) string {
 	if c == (types.DockerAuthConfig{}) {
 		return "none"
 	}
-	s := fmt.Sprintf("%s:%s", c.Username, c.Password)
+	s := fmt.Sprintf("username %q password %q", c.Username, c.Password)
 	if c.IdentityToken != "" {
 		s += " token=" + c.IdentityToken
 	}
@@ -153,21 +142,14 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 	}
 	var out resolveOut
 	if res.Code != 0 {
-		return &disagreement{Sig: "resolve fails", Detail: "ours: " + res.String()}, nil
+		_ = json.Unmarshal(res.Stdout, &out)
+		return &disagreement{Sig: "resolve fails: " + errKind(errors.New(out.Error)), Detail: "ours: " + res.String()}, nil
 	}
 	if err := decodeStrict(res.Stdout, &out); err != nil {
 		return &disagreement{Sig: "bad JSON", Detail: fmt.Sprintf("ours: %s (decode: %v)", res, err)}, nil
 	}
 
-	// What the provider should seek credentials for: every mirror, then a
-	// rewritten location (containers/image's pull sources, in order).
-	var wantSrc []credSrcOut
-	for i, s := range lib.Sources {
-		mirror := i < len(lib.Sources)-1
-		if mirror || s.Reference.Name() != lib.Named.Name() {
-			wantSrc = append(wantSrc, credSrcOut{Reference: s.Reference.Name(), Location: s.Endpoint.Location, Insecure: s.Endpoint.Insecure, Mirror: mirror})
-		}
-	}
+	wantSrc := libCredentialSources(lib, &types.SystemContext{SystemRegistriesConfPath: mainPath, SystemRegistriesConfDirPath: dirPath})
 	gotSrc := make([]credSrcOut, len(out.CredentialSources))
 	for i, s := range out.CredentialSources {
 		gotSrc[i] = credSrcOut{Reference: s.Reference, Location: s.Location, Insecure: s.Insecure, Mirror: s.Mirror}
@@ -182,15 +164,33 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 	if kerr != nil {
 		return nil, fmt.Errorf("%w: %v", errSkipCase, kerr)
 	}
+	// kubelet's first match; entries of one key from one secret come in Go
+	// map order, so any of those is as good as the first.
+	file := fileOf(c.Secrets)
+	password := map[credOut]string{}
 	for _, s := range out.CredentialSources {
-		var want *credOut
+		var firsts []matchEntry
 		for _, m := range kubeletLookup(kr, s.Reference) {
-			if !m.Fallback {
-				want = &credOut{Key: m.Key, Username: m.Username}
+			if m.Fallback {
 				break
 			}
+			if len(firsts) > 0 && (m.Key != firsts[0].Key || file[m.Username] != file[firsts[0].Username] || file[m.Username] < 0) {
+				break
+			}
+			firsts = append(firsts, m)
 		}
-		if (want == nil) != (s.Credential == nil) || (want != nil && *want != *s.Credential) {
+		ok := len(firsts) == 0 && s.Credential == nil
+		for _, m := range firsts {
+			if s.Credential != nil && *s.Credential == (credOut{Key: m.Key, Username: m.Username}) {
+				ok = true
+				password[*s.Credential] = m.Password
+			}
+		}
+		if !ok {
+			var want *credOut
+			if len(firsts) > 0 {
+				want = &credOut{Key: firsts[0].Key, Username: firsts[0].Username}
+			}
 			return &disagreement{Sig: "credential choice differs from kubelet's first match",
 				Detail: fmt.Sprintf("source %s: ours %s, kubelet's keyring %s", s.Reference, mustJSON(s.Credential), mustJSON(want))}, nil
 		}
@@ -205,7 +205,6 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 	sysOut := &types.SystemContext{AuthFilePath: effective, SystemRegistriesConfPath: mainPath, SystemRegistriesConfDirPath: dirPath}
 	sysGlobal := &types.SystemContext{AuthFilePath: globalPath, SystemRegistriesConfPath: mainPath, SystemRegistriesConfDirPath: dirPath}
 	defer invalidate()
-	pw := passwords(c.Secrets)
 	given := map[string]bool{}
 	for _, s := range out.CredentialSources {
 		if s.Credential == nil {
@@ -213,7 +212,7 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 		}
 		given[s.Reference] = true
 		got, err := credsFor(sysOut, s.Reference)
-		want := types.DockerAuthConfig{Username: s.Credential.Username, Password: pw[s.Credential.Username]}
+		want := types.DockerAuthConfig{Username: s.Credential.Username, Password: password[*s.Credential]}
 		if err != nil || got != want {
 			return &disagreement{Sig: "auth file does not give the chosen credential",
 				Detail: fmt.Sprintf("source %s: containers/image reads %s from our file, we meant %s (key %s)", s.Reference, showCred(got, err), showCred(want, nil), s.Credential.Key)}, nil
@@ -234,9 +233,54 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 	return nil, nil
 }
 
+// libCredentialSources: what the provider should seek credentials for. The
+// provider sees only the repository name (kubelet strips tag and digest), so
+// it cannot know which mirrors the pull will use: every mirror of the
+// registry counts (pull-from-mirror and mirror-by-digest-only ignored), in
+// order, each rewritten by containers/image for the bare name; a mirror whose
+// rewrite containers/image rejects is left out. Then the registry's own
+// location when it rewrites the name.
+//
+// A source whose own name matches a blocked registry is left out too:
+// containers/image checks `blocked` per pull source (newDockerClient runs
+// FindRegistry on the source's name), so the mirrors and the rewritten
+// location of a blocked prefix are still pulled from unless they are blocked
+// themselves.
+func libCredentialSources(lib libResolve, sys *types.SystemContext) []credSrcOut {
+	out := []credSrcOut{}
+	if lib.Registry == nil {
+		return out
+	}
+	blocked := func(name string) bool {
+		reg, err := sysregistriesv2.FindRegistry(sys, name)
+		return err == nil && reg != nil && reg.Blocked
+	}
+	bare, err := reference.WithName(lib.Named.Name())
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range lib.Registry.Mirrors {
+		r := *lib.Registry
+		r.MirrorByDigestOnly = false
+		r.Mirrors = []sysregistriesv2.Endpoint{{Location: m.Location, Insecure: m.Insecure}}
+		srcs, err := r.PullSourcesFromReference(bare)
+		if err != nil || len(srcs) != 2 || blocked(srcs[0].Reference.Name()) {
+			continue
+		}
+		out = append(out, credSrcOut{Reference: srcs[0].Reference.Name(), Location: m.Location, Insecure: m.Insecure, Mirror: true})
+	}
+	if n := len(lib.Sources); n > 0 {
+		p := lib.Sources[n-1]
+		if p.Reference.Name() != lib.Named.Name() && !blocked(p.Reference.Name()) {
+			out = append(out, credSrcOut{Reference: p.Reference.Name(), Location: p.Endpoint.Location, Insecure: p.Endpoint.Insecure})
+		}
+	}
+	return out
+}
+
 func invalidate() {
 	// config.GetCredentialsForRef reads registries.conf for credential helpers.
-	sysregistriesInvalidate()
+	sysregistriesv2.InvalidateCache()
 }
 
 // ---- generator ----
@@ -247,6 +291,7 @@ func (g keyGen) global(targets []string) map[string]string {
 		return nil
 	}
 	m := map[string]string{}
+	hosts := map[string]bool{}
 	for i := range 1 + r.IntN(4) {
 		k := pick(r, targets...)
 		switch r.IntN(6) {
@@ -259,9 +304,32 @@ func (g keyGen) global(targets []string) map[string]string {
 		case 2:
 			k = pick(r, "docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "mirror.io", "example.com")
 		}
+		// containers/image picks among keys that reduce to one host (scheme
+		// or docker.io aliases) in map order: keep one per host.
+		if h, reduced := reducedHost(k); reduced {
+			if hosts[h] {
+				continue
+			}
+			hosts[h] = true
+		}
 		m[k] = fmt.Sprintf("g%d:gp%d", i, i)
 	}
 	return m
+}
+
+// reducedHost: the host an auth-file key stands for when containers/image
+// normalizes it, and whether it only matches through that normalization.
+func reducedHost(k string) (string, bool) {
+	s := strings.TrimPrefix(strings.TrimPrefix(k, "http://"), "https://")
+	reduced := s != k
+	if reduced {
+		s, _, _ = strings.Cut(s, "/")
+	}
+	switch s {
+	case "docker.io", "registry-1.docker.io", "index.docker.io":
+		return "index.docker.io", true
+	}
+	return s, reduced
 }
 
 func genAuthCase(seed uint64, i int) authCase {
@@ -343,14 +411,14 @@ func TestGeneratedAuthFiles(t *testing.T) {
 		if err != nil {
 			d = &disagreement{Sig: "harness: " + err.Error()}
 		}
-		if d != nil {
+		if d = tagKeyCase(d, c.Reg); d != nil {
 			coll.add(c, d)
 		}
 	})
 	_ = withCred.Load()
 	logTiming(t, "authfile", n, start, sp0)
 	t.Logf("authfile: %d of %d generated cases checked (the rest fail to load or rewrite, area 2 covers them)", checked.Load(), n)
-	coll.report(t, "authfile", func(c authCase) *disagreement { return e.check(c.raw()) }, shrinkAuthCase,
+	coll.report(t, "authfile", func(c authCase) *disagreement { return tagKeyCase(e.check(c.raw()), c.Reg) }, shrinkAuthCase,
 		func(c authCase) string { return c.raw().goString() })
 }
 

@@ -34,4 +34,22 @@ var curatedAuth = []rawAuthCase{
 	{Reg: rawRegCase{Image: "example.com/ns/repo:1", Main: "[[registry]]\nprefix = \"example.com\"\nlocation = \"rewrite.io/x\"\n"},
 		Secrets: sec(secretEntry{Key: "rewrite.io/x", Username: "a", Password: "1"}),
 		Global:  map[string]string{"rewrite.io": "g:gp", "example.com": "h:hp"}},
+	// a username with ':' cannot be written into an auth.json "auth" field
+	{Reg: rawRegCase{Image: "example.com/ns/repo:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"mirror.io\"\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "a:b", Password: "p", Form: 2})},
+	// blocked is checked per pull source: the rewrite and the mirrors of a
+	// blocked prefix are still pulled from
+	{Reg: rawRegCase{Image: "a.example.com/x:1", Main: "[[registry]]\nprefix = \"*.example.com\"\nlocation = \"mirror.io/x\"\nblocked = true\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
+	{Reg: rawRegCase{Image: "example.com/x:1", Main: "[[registry]]\nlocation = \"example.com\"\nblocked = true\n[[registry.mirror]]\nlocation = \"mirror.io\"\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
+	{Reg: rawRegCase{Image: "example.com/x:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"mirror.io\"\n[[registry]]\nlocation = \"mirror.io\"\nblocked = true\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
+	// the provider cannot know the pull's tag or digest: a tag-only mirror that
+	// cannot be rewritten must not fail a digest pull
+	{Reg: rawRegCase{Image: "registry.io/ns/re" + dgst, Main: "[[registry]]\nlocation = \"registry.io/ns/re\"\n[[registry.mirror]]\nlocation = \"localhost:5000\"\npull-from-mirror = \"tag-only\"\n[[registry.mirror]]\nlocation = \"mirror.io/ok\"\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
+	// TOML keys are case-insensitive for containers/image
+	{Reg: rawRegCase{Image: "example.com/x:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nLocation = \"mirror.io\"\n"},
+		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
 }

@@ -61,6 +61,10 @@ var curatedMatch = []matchCase{
 	{Image: "quay.io/nginx", Files: one("index.docker.io")},
 	{Image: "ns/nginx", Files: one("index.docker.io")},
 	{Image: "/nginx", Files: one("index.docker.io")},
+	{Image: "/", Files: one("index.docker.io")},
+	{Image: "example.com:5000/nginx", Files: one("index.docker.io")},
+	{Image: "ns.x/nginx", Files: one("index.docker.io")},
+	{Image: "localhost/nginx", Files: one("https://index.docker.io/v1/")},
 	{Image: "docker.io/library/nginx", Files: []secretFile{{Entries: []secretEntry{{Key: "index.docker.io", Username: "a", Password: "p"}, {Key: "*.io", Username: "b", Password: "p"}}}}},
 	// ordering: more specific first, secrets in order within a key
 	{Image: "example.com/ns/repo", Files: []secretFile{

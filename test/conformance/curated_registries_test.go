@@ -57,6 +57,14 @@ var curatedRegistries = []rawRegCase{
 	{Image: "example.com/ns/repo:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"docker.io\"\n"},
 	{Image: "example.com/ns/repo:1", Main: "[[registry]]\nlocation = \"example.com/ns/repo\"\n[[registry.mirror]]\nlocation = \"docker.io/library\"\n"},
 	{Image: "example.com/ns/repo:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"M.io\"\n"},
+	// a mirror whose rewrite containers/image rejects, filtered out for this pull
+	{Image: "example.com/nginx:latest", Main: "[[registry]]\nlocation = \"example.com/nginx\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"localhost:5000\"\n"},
+	{Image: "example.com/nginx" + dgst, Main: "[[registry]]\nlocation = \"example.com/nginx\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"localhost:5000\"\n"},
+	{Image: "registry.io/ns/re" + dgst, Main: "[[registry]]\nlocation = \"registry.io/ns/re\"\n[[registry.mirror]]\nlocation = \"localhost:5000\"\npull-from-mirror = \"tag-only\"\n"},
+	{Image: "a.example.com/nginx:1.0", Main: "[[registry]]\nlocation = \"a.example.com/nginx\"\n[[registry.mirror]]\nlocation = \"docker.io/repo\"\npull-from-mirror = \"digest-only\"\n"},
+	// bare names and tag+digest
+	{Image: "example.com/x", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"tag-only\"\n[[registry.mirror]]\nlocation = \"d.io\"\npull-from-mirror = \"digest-only\"\n"},
+	{Image: "example.com/x:1" + dgst, Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"tag-only\"\n[[registry.mirror]]\nlocation = \"d.io\"\npull-from-mirror = \"digest-only\"\n"},
 	// load errors
 	{Image: "example.com/x:1", Main: "[[registry]]\nprefix = \"example.com\"\n"},
 	{Image: "nginx:1", Main: "[registries.search]\nregistries = [\"docker.io\"]\n"},
@@ -79,6 +87,16 @@ var curatedRegistries = []rawRegCase{
 	{Image: "nginx:1", Main: "[aliases]\n\"docker.io/nginx\" = \"docker.io/library/nginx\"\n"},
 	{Image: "nginx:1", Main: "", MainMissing: true},
 	{Image: "nginx:1", Main: "registries = [\"docker.io\"]\n"},
+	// key spelling: the TOML decoder matches keys case-insensitively (Unicode folding)
+	{Image: "a.io/x:1", Main: "[[registry]]\nlocation = \"a.io\"\nInsecure = true\n"},
+	{Image: "a.io/x:1", Main: "[[registry]]\nLOCATION = \"a.io\"\nBLOCKED = true\n"},
+	{Image: "a.io/x:1", Main: "[[Registry]]\nPrefix = \"a.io\"\nLocation = \"b.io\"\n[[Registry.Mirror]]\nLocation = \"m.io\"\nPull-From-Mirror = \"tag-only\"\n"},
+	{Image: "a.io/x:1", Main: "[[registry]]\nlocation = \"a.io\"\nMirror-By-Digest-Only = true\n[[registry.mirror]]\nlocation = \"m.io\"\n"},
+	{Image: "a.io/x:1", Main: "[[registry]]\nlocation = \"a.io\"\n\"in\u017fecure\" = true\n"},
+	{Image: "a.io/x:1", Main: "[[registry]]\nlocation = \"a.io\"\n\"bloc\u212aed\" = true\n"},
+	{Image: "a.io/x:1", Main: "[[registry]]\nlocation = \"a.io\"\n[[registry.MIRROR]]\nlocation = \"m.io\"\n"},
+	{Image: "nginx:1", Main: "[Registries.Search]\nregistries = [\"docker.io\"]\n"},
+	{Image: "nginx:1", Main: "Short-Name-Mode = \"bogus\"\n"},
 	// drop-ins
 	{Image: "a.io/x:1", Main: "[[registry]]\nprefix = \"a.io\"\nlocation = \"main.io\"\n", DropIns: []rawFile{{Name: "10.conf", Content: "[[registry]]\nprefix = \"a.io\"\nlocation = \"ten.io\"\n"}, {Name: "9.conf", Content: "[[registry]]\nprefix = \"a.io\"\nlocation = \"nine.io\"\n"}}},
 	{Image: "a.io/x:1", Main: "[[registry]]\nprefix = \"a.io\"\nlocation = \"main.io\"\n", DropIns: []rawFile{{Name: "B.conf", Content: "[[registry]]\nprefix = \"a.io\"\nlocation = \"upper.io\"\n"}, {Name: "a.conf", Content: "[[registry]]\nprefix = \"a.io\"\nlocation = \"lower.io\"\n"}}},

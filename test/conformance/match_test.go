@@ -435,7 +435,7 @@ func shrinkMatchCase(c matchCase) []matchCase {
 			out = append(out, n)
 		}
 		for j, e := range f.Entries {
-			if e.Form != 0 {
+			if e.Form != 0 && !strings.Contains(e.Username, ":") {
 				n := matchCase{Files: cloneFiles(), Image: c.Image}
 				n.Files[i].Entries[j].Form = 0
 				out = append(out, n)

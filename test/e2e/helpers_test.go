@@ -156,3 +156,102 @@ func clientManifestGets(reg *testbed.Registry, repo string) int {
 }
 
 func regConf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+func tailFile(p string) string { b, _ := os.ReadFile(p); return string(b) }
+
+// teamConf mirrors docker.io/<path> (source: the anonymous source registry,
+// plain HTTP) to mirror/<path>.
+func teamConf(src, mirror *testbed.Registry, path string) string {
+	return regConf(`
+[[registry]]
+prefix = "docker.io/%[3]s"
+location = "%[1]s/%[3]s"
+insecure = true
+[[registry.mirror]]
+location = "%[2]s/%[3]s"
+`, src.Host, mirror.Host, path)
+}
+
+// assertAuthFor checks that, for a pull of repo (host/path/name), the auth
+// file's entry that containers/image would pick (longest matching
+// host[/path] key) holds want.
+func assertAuthFor(t *testing.T, r nodeapi.Result, repo string, want testbed.Cred) {
+	t.Helper()
+	if !r.AuthFile.Found {
+		t.Fatalf("no namespaced auth file %s for %s/%s (image %s)", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod, r.Pull.Image)
+	}
+	if !r.InUseRemoved {
+		t.Errorf("in-use auth file %s was not removed", r.AuthFile.InUsePath)
+	}
+	entries := authEntries(t, r.AuthFile.Content)
+	for key := repo; ; {
+		if got, ok := entries[key]; ok {
+			if got != want {
+				t.Errorf("auth file for %s/%s: %q (used for %s) = %+v, want %+v", r.Pull.Namespace, r.Pull.Pod, key, repo, got, want)
+			}
+			return
+		}
+		i := strings.LastIndex(key, "/")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	t.Errorf("auth file for %s/%s has no entry for %s: %s", r.Pull.Namespace, r.Pull.Pod, repo, r.AuthFile.Content)
+}
+
+// assertNoCredsFor checks that no auth file gave the pull any of users.
+func assertNoCredsFor(t *testing.T, r nodeapi.Result, users ...string) {
+	t.Helper()
+	if !r.AuthFile.Found {
+		return
+	}
+	for k, c := range authEntries(t, r.AuthFile.Content) {
+		for _, u := range users {
+			if c.Username == u {
+				t.Errorf("auth file for %s/%s holds %s under %q", r.Pull.Namespace, r.Pull.Pod, u, k)
+			}
+		}
+	}
+}
+
+// providerError returns the kubelet log lines that carry the provider's
+// error (kubelet logs the plugin's stderr when it fails).
+func providerError(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "Failed to provide credentials for image") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// assertProviderError checks kubelet logged the provider's failure with a
+// message containing every one of want (case-insensitive; "a|b" accepts
+// either) and that no
+// auth file was written.
+func assertProviderError(t *testing.T, e *testbed.Env, r nodeapi.Result, log string, want ...string) {
+	t.Helper()
+	msg := providerError(log)
+	if msg == "" {
+		t.Fatalf("kubelet logged no provider failure for %s/%s; kubelet log:\n%s", r.Pull.Namespace, r.Pull.Pod, log)
+	}
+	if !strings.Contains(msg, "crio-credential-provider: error:") {
+		t.Errorf("provider stderr is not `crio-credential-provider: error: <what>: <fix>`:\n%s", msg)
+	}
+	low := strings.ToLower(msg)
+	for _, w := range want {
+		found := false
+		for _, alt := range strings.Split(w, "|") {
+			found = found || strings.Contains(low, strings.ToLower(alt))
+		}
+		if !found {
+			t.Errorf("provider error does not mention %q:\n%s", w, msg)
+		}
+	}
+	if r.AuthFile.Found {
+		t.Errorf("an auth file was written despite the error: %s", r.AuthFile.Content)
+	}
+	assertNoLeftovers(t, e)
+}

@@ -182,6 +182,10 @@ type DriverConfig struct {
 	// KubeletKubeconfig overrides the kubeconfig the driver itself uses
 	// (default Node's).
 	KubeletKubeconfig string
+	// TeeStderr runs the provider through a /bin/sh wrapper that also
+	// appends its stderr to Driver.ProviderStderrPath (kubelet only logs a
+	// plugin's stderr when it fails; warnings of a successful run are lost).
+	TeeStderr bool
 	// Args are appended to the standard provider arguments (--api-server,
 	// --ca-file, --auth-dir, --global-auth-file, --registries-conf,
 	// --registries-conf-dir).
@@ -194,10 +198,12 @@ type Driver struct {
 	Dir        string
 	ConfigPath string
 	StderrPath string
-	cmd        *exec.Cmd
-	stdin      io.WriteCloser
-	out        *bufio.Scanner
-	mu         sync.Mutex
+	// ProviderStderrPath collects the provider's stderr (TeeStderr only).
+	ProviderStderrPath string
+	cmd                *exec.Cmd
+	stdin              io.WriteCloser
+	out                *bufio.Scanner
+	mu                 sync.Mutex
 }
 
 // ProviderArgs returns the standard provider arguments for this env.
@@ -247,7 +253,13 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 	binDir := filepath.Join(dir, "bin")
 	e.Must(os.MkdirAll(filepath.Join(dir, "work"), 0o755))
 	e.Must(os.MkdirAll(binDir, 0o755))
-	e.Must(os.Symlink(provider, filepath.Join(binDir, "crio-credential-provider")))
+	providerStderr := filepath.Join(dir, "provider.stderr")
+	if cfg.TeeStderr {
+		script := fmt.Sprintf("#!/bin/sh\nerr=$(mktemp)\n%q \"$@\" 2>\"$err\"\nrc=$?\ncat \"$err\" >&2\ncat \"$err\" >>%q\nrm -f \"$err\"\nexit $rc\n", provider, providerStderr)
+		e.Must(os.WriteFile(filepath.Join(binDir, "crio-credential-provider"), []byte(script), 0o755))
+	} else {
+		e.Must(os.Symlink(provider, filepath.Join(binDir, "crio-credential-provider")))
+	}
 
 	var y strings.Builder
 	y.WriteString("apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n")
@@ -262,7 +274,8 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 		fmt.Fprintf(&y, "  - %q\n", a)
 	}
 	fmt.Fprintf(&y, "  tokenAttributes:\n    serviceAccountTokenAudience: %q\n    requireServiceAccount: true\n    cacheType: ServiceAccount\n", cfg.Audience)
-	d := &Driver{env: e, Dir: dir, ConfigPath: filepath.Join(dir, "credential-provider.yaml"), StderrPath: filepath.Join(dir, "kubelet.stderr")}
+	d := &Driver{env: e, Dir: dir, ConfigPath: filepath.Join(dir, "credential-provider.yaml"),
+		StderrPath: filepath.Join(dir, "kubelet.stderr"), ProviderStderrPath: providerStderr}
 	e.WriteFile(d.ConfigPath, y.String())
 
 	stderr, err := os.Create(d.StderrPath)
@@ -346,4 +359,11 @@ func (d *Driver) PullOne(namespace, pod, image string) (nodeapi.Result, string) 
 	d.env.T.Helper()
 	res := d.Pull(nodeapi.Pull{Namespace: namespace, Pod: pod, Image: image})
 	return res.Results[0], res.KubeletLog
+}
+
+// ProviderStderr returns what the provider wrote to stderr so far
+// (TeeStderr only).
+func (d *Driver) ProviderStderr() string {
+	b, _ := os.ReadFile(d.ProviderStderrPath)
+	return string(b)
 }

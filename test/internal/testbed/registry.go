@@ -89,7 +89,7 @@ func (r *Registry) URL() string {
 
 func (r *Registry) writeConfig() error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 0.1\nlog:\n  level: info\n  formatter: json\n  accesslog:\n    disabled: true\n")
+	fmt.Fprintf(&b, "version: 0.1\nlog:\n  level: debug\n  formatter: json\n  accesslog:\n    disabled: true\n")
 	fmt.Fprintf(&b, "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n", filepath.Join(r.Dir, "storage"))
 	fmt.Fprintf(&b, "http:\n  addr: %s\n  secret: e2e-%s\n", r.Host, r.Opts.Name)
 	if r.Opts.TLS {
@@ -218,15 +218,17 @@ func (q Request) IsManifest(repo string) bool {
 	return (q.Method == "GET" || q.Method == "HEAD") && strings.HasPrefix(q.URI, "/v2/"+repo+"/manifests/")
 }
 
-// Requests parses the registry's log. A request denied for lack of valid
-// credentials appears with Status 401.
+// Requests parses the registry's log (JSON, debug level: the handler's
+// lines carry auth.user.name), one entry per request id, in order. A request
+// denied for lack of valid credentials has Status 401.
 func (r *Registry) Requests() ([]Request, error) {
 	f, err := os.Open(r.LogPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []Request
+	byID := map[string]*Request{}
+	var order []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -234,29 +236,40 @@ func (r *Registry) Requests() ([]Request, error) {
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
 			continue
 		}
-		msg, _ := m["msg"].(string)
-		q := Request{Message: msg}
-		q.Method, _ = m["http.request.method"].(string)
-		q.URI, _ = m["http.request.uri"].(string)
-		q.User, _ = m["auth.user.name"].(string)
-		q.UserAgent, _ = m["http.request.useragent"].(string)
-		if ts, ok := m["time"].(string); ok {
-			q.Time, _ = time.Parse(time.RFC3339Nano, ts)
+		id, _ := m["http.request.id"].(string)
+		if id == "" {
+			continue
 		}
+		q, ok := byID[id]
+		if !ok {
+			q = &Request{}
+			q.Method, _ = m["http.request.method"].(string)
+			q.URI, _ = m["http.request.uri"].(string)
+			q.UserAgent, _ = m["http.request.useragent"].(string)
+			if ts, ok := m["time"].(string); ok {
+				q.Time, _ = time.Parse(time.RFC3339Nano, ts)
+			}
+			byID[id] = q
+			order = append(order, id)
+		}
+		if u, ok := m["auth.user.name"].(string); ok && u != "" {
+			q.User = u
+		}
+		msg, _ := m["msg"].(string)
 		switch {
 		case msg == "response completed":
 			if s, ok := m["http.response.status"].(float64); ok {
 				q.Status = int(s)
 			}
+			q.Message = msg
 		case strings.HasPrefix(msg, "error authorizing context"):
 			q.Status = 401
-		default:
-			continue
+			q.Message = msg
 		}
-		if q.Method == "" {
-			continue
-		}
-		out = append(out, q)
+	}
+	out := make([]Request, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
 	}
 	return out, sc.Err()
 }

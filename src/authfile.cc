@@ -47,7 +47,8 @@ Result<Ok> EnsureDir(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode))
-      return Error{"auth dir \"" + dir + "\" is not a directory: fix --auth-dir"};
+      return Error{"auth dir \"" + dir +
+                   "\" is not a directory: fix --auth-dir"};
     return Ok{};
   }
   // Create missing parents too; each new directory is private.
@@ -107,8 +108,8 @@ Result<std::string> read_global_auth_file(const std::string& path) {
     ssize_t n = ::read(f.fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
-      return Error{"cannot read the global auth file \"" + path + "\": " +
-                   ErrnoText()};
+      return Error{"cannot read the global auth file \"" + path +
+                   "\": " + ErrnoText()};
     if (n == 0) break;
     content.append(buf, n);
     if (content.size() > kMaxGlobalAuthFileBytes)
@@ -124,8 +125,9 @@ Result<Ok> write_auth_file(const std::string& dir, const std::string& name,
   std::string temp = dir + "/" + std::string(kTempPrefix) + name + ".XXXXXX";
   Fd f{::mkostemp(temp.data(), O_CLOEXEC)};
   if (f.fd < 0)
-    return Error{"cannot create a file in auth dir \"" + dir + "\": " +
-                 ErrnoText() + ": make it writable for the user kubelet runs as"};
+    return Error{"cannot create a file in auth dir \"" + dir +
+                 "\": " + ErrnoText() +
+                 ": make it writable for the user kubelet runs as"};
   auto fail = [&](const std::string& what) -> Result<Ok> {
     std::string why = ErrnoText();
     ::unlink(temp.c_str());
@@ -150,7 +152,8 @@ Result<Ok> write_auth_file(const std::string& dir, const std::string& name,
   }
   f.fd = -1;
   std::string final_path = dir + "/" + name;
-  if (::rename(temp.c_str(), final_path.c_str()) != 0) return fail("rename the");
+  if (::rename(temp.c_str(), final_path.c_str()) != 0)
+    return fail("rename the");
   Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (d.fd >= 0) ::fsync(d.fd);
   return Ok{};
@@ -160,8 +163,8 @@ Result<bool> remove_auth_file(const std::string& dir, const std::string& name) {
   std::string path = dir + "/" + name;
   if (::unlink(path.c_str()) == 0) return true;
   if (errno == ENOENT || errno == ENOTDIR) return false;
-  return Error{"cannot remove the stale auth file \"" + path + "\": " +
-               ErrnoText() + ": make the auth dir writable"};
+  return Error{"cannot remove the stale auth file \"" + path +
+               "\": " + ErrnoText() + ": make the auth dir writable"};
 }
 
 int remove_stale_auth_files(const std::string& dir,

@@ -30,8 +30,10 @@ void Age(const fs::path& p, int seconds) {
 
 TEST(AuthFile, NameMatchesCrio) {
   // The example of CONTRACTS.md section 2.
-  EXPECT_EQ(auth_file_name("default", "docker.io/library/nginx"),
-            "default-7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5.json");
+  EXPECT_EQ(
+      auth_file_name("default", "docker.io/library/nginx"),
+      "default-"
+      "7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5.json");
   EXPECT_TRUE(is_auth_file_name(auth_file_name("team-a", "x.io/y")));
   EXPECT_FALSE(is_auth_file_name("team-a-short.json"));
   EXPECT_FALSE(is_auth_file_name("config.json"));
@@ -43,9 +45,10 @@ TEST(AuthFile, MergesOverTheGlobalFile) {
       {{"m.io/team/app", "user", "pa:ss"}});
   ASSERT_TRUE(content.ok());
   auto doc = nlohmann::json::parse(*content);
-  EXPECT_EQ(doc["auths"]["m.io/team/app"]["auth"], "dXNlcjpwYTpzcw==");  // ours wins
-  EXPECT_EQ(doc["auths"]["other.io"]["auth"], "eDp5");                  // theirs kept
-  EXPECT_EQ(doc["credHelpers"]["gcr.io"], "gcloud");                     // other fields kept
+  EXPECT_EQ(doc["auths"]["m.io/team/app"]["auth"],
+            "dXNlcjpwYTpzcw==");                        // ours wins
+  EXPECT_EQ(doc["auths"]["other.io"]["auth"], "eDp5");  // theirs kept
+  EXPECT_EQ(doc["credHelpers"]["gcr.io"], "gcloud");    // other fields kept
   auto alone = build_auth_file("", {{"m.io/a", "u", "p"}});
   ASSERT_TRUE(alone.ok());
   EXPECT_EQ(nlohmann::json::parse(*alone)["auths"].size(), 1u);
@@ -87,7 +90,8 @@ TEST(AuthFile, ReportsUnwritableDir) {
     std::ofstream(base / "auth") << "x";
     auto r = write_auth_file((base / "auth").string(), "a.json", "{}");
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("--auth-dir"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("--auth-dir"), std::string::npos)
+        << r.error().message;
     fs::remove_all(base);
     return;
   }
@@ -101,14 +105,16 @@ TEST(AuthFile, RemovesOnlyOurStaleFiles) {
   std::string old_ours = auth_file_name("a", "x.io/old");
   std::string new_ours = auth_file_name("a", "x.io/new");
   std::string in_use = "in-use/" + auth_file_name("a", "x.io/busy");
-  for (const std::string& f : {old_ours, new_ours, in_use, std::string("config.json"),
-                               std::string(".ccp-tmp-leftover")})
+  for (const std::string& f :
+       {old_ours, new_ours, in_use, std::string("config.json"),
+        std::string(".ccp-tmp-leftover")})
     std::ofstream(dir / f) << "{}";
   Age(dir / old_ours, 600);
   Age(dir / in_use, 600);
   Age(dir / "config.json", 600);
   Age(dir / ".ccp-tmp-leftover", 600);
-  EXPECT_EQ(remove_stale_auth_files(dir.string(), std::chrono::seconds(300)), 2);
+  EXPECT_EQ(remove_stale_auth_files(dir.string(), std::chrono::seconds(300)),
+            2);
   EXPECT_FALSE(fs::exists(dir / old_ours));
   EXPECT_FALSE(fs::exists(dir / ".ccp-tmp-leftover"));
   EXPECT_TRUE(fs::exists(dir / new_ours));

@@ -5,7 +5,9 @@
 #include <vector>
 
 TEST(Base64, RoundTrips) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "user:p@ss:word", std::string("\0\xff\x10", 3)})
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "user:p@ss:word",
+                                std::string("\0\xff\x10", 3)})
     EXPECT_EQ(base64_decode(base64_encode(s)), s) << s;
 }
 
@@ -18,7 +20,8 @@ TEST(Base64, KnownValues) {
 }
 
 TEST(Base64, RejectsInvalid) {
-  for (const char* bad : {"a", "abcde", "YQ=", "Y===", "@@@@", "YQ==YQ==", "-_8="})
+  for (const char* bad :
+       {"a", "abcde", "YQ=", "Y===", "@@@@", "YQ==YQ==", "-_8="})
     EXPECT_FALSE(base64_decode(bad)) << bad;
   EXPECT_FALSE(base64url_decode("+/8"));
 }

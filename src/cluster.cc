@@ -25,8 +25,10 @@ std::string ReadSmallFile(const std::string& path) {
 }
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') &&
       s.back() == s.front())
@@ -37,7 +39,8 @@ std::string Trim(std::string_view s) {
 // The CN of the first certificate in `pem`, if it is system:node:<name>.
 std::string NodeNameFromCertificate(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  X509* cert =
+      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
   std::string name;
   if (cert) {
     char cn[256] = {0};
@@ -78,7 +81,8 @@ Result<ClusterAccess> cluster_access(const Options& options,
                                      const Logger& log) {
   ClusterAccess access;
   ApiConfig& api = access.api;
-  api.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
+  api.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
   api.insecure_skip_tls_verify = options.insecure_skip_tls_verify;
 
   if (options.api_identity == ApiIdentity::kNode) {
@@ -91,9 +95,10 @@ Result<ClusterAccess> cluster_access(const Options& options,
           break;
         }
       if (path.empty())
-        return Error{"--api-identity=node needs the kubelet's kubeconfig, found "
-                     "neither /var/lib/kubelet/kubeconfig nor "
-                     "/etc/kubernetes/kubelet.conf: pass --kubeconfig"};
+        return Error{
+            "--api-identity=node needs the kubelet's kubeconfig, found "
+            "neither /var/lib/kubelet/kubeconfig nor "
+            "/etc/kubernetes/kubelet.conf: pass --kubeconfig"};
     }
     auto kubeconfig = load_kubeconfig(path);
     if (!kubeconfig) return kubeconfig.error();
@@ -115,7 +120,8 @@ Result<ClusterAccess> cluster_access(const Options& options,
     api.server = options.api_server;
   } else if (api.server.empty()) {
     std::string env_file = options.kube_config_dir + "/apiserver-url.env";
-    if (Exists(env_file)) api.server = server_from_env_file(ReadSmallFile(env_file));
+    if (Exists(env_file))
+      api.server = server_from_env_file(ReadSmallFile(env_file));
     if (api.server.empty()) api.server = "https://localhost:6443";
   }
 
@@ -127,11 +133,12 @@ Result<ClusterAccess> cluster_access(const Options& options,
     if (Exists(kubeadm_ca)) api.ca_file = kubeadm_ca;
   }
   if (api.insecure_skip_tls_verify)
-    log.warn("TLS verification of the API server is off "
-             "(--insecure-skip-tls-verify): anyone on the path can read the "
-             "pull secrets; pass --ca-file instead");
+    log.warn(
+        "TLS verification of the API server is off "
+        "(--insecure-skip-tls-verify): anyone on the path can read the "
+        "pull secrets; pass --ca-file instead");
   log.debug("API server " + api.server + ", CA " +
-            (!api.ca_file.empty() ? api.ca_file
+            (!api.ca_file.empty()  ? api.ca_file
              : !api.ca_pem.empty() ? std::string("from the kubeconfig")
                                    : std::string("system trust store")));
   return access;

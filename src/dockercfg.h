@@ -25,5 +25,5 @@ Result<std::vector<DockerConfigEntry>> parse_docker_config(
     std::string_view json);
 
 // By secret type; an unknown type is an error.
-Result<std::vector<DockerConfigEntry>> parse_pull_secret(
-    std::string_view type, std::string_view data);
+Result<std::vector<DockerConfigEntry>> parse_pull_secret(std::string_view type,
+                                                         std::string_view data);

@@ -13,15 +13,18 @@ TEST(DockerConfig, ParsesBothSecretTypes) {
   EXPECT_EQ((*json)[0].password, "pa:ss");  // split at the first ':'
   EXPECT_EQ((*json)[1].username, "u");
 
-  auto legacy = parse_pull_secret("kubernetes.io/dockercfg",
-                                  R"({"https://m.io/v1/":{"Username":"u","Password":"p"}})");
+  auto legacy = parse_pull_secret(
+      "kubernetes.io/dockercfg",
+      R"({"https://m.io/v1/":{"Username":"u","Password":"p"}})");
   ASSERT_TRUE(legacy.ok());
   ASSERT_EQ(legacy->size(), 1u);
-  EXPECT_EQ((*legacy)[0].username, "u");  // field names match case-insensitively
+  EXPECT_EQ((*legacy)[0].username,
+            "u");  // field names match case-insensitively
 }
 
 TEST(DockerConfig, AuthOverridesUsernameAndPassword) {
-  auto entries = parse_dockercfg(R"({"m.io":{"username":"x","password":"y","auth":"YTpi"}})");
+  auto entries = parse_dockercfg(
+      R"({"m.io":{"username":"x","password":"y","auth":"YTpi"}})");
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ((*entries)[0].username, "a");
   EXPECT_EQ((*entries)[0].password, "b");
@@ -30,7 +33,8 @@ TEST(DockerConfig, AuthOverridesUsernameAndPassword) {
 TEST(DockerConfig, RejectsMalformedWithoutEchoingSecrets) {
   const std::pair<const char*, const char*> cases[] = {
       {"not json", "JSON"},
-      {R"({"auths":{"m.io":{"auth":"c2VjcmV0"}}})", "username:password"},  // "secret"
+      {R"({"auths":{"m.io":{"auth":"c2VjcmV0"}}})",
+       "username:password"},  // "secret"
       {R"({"auths":{"m.io":{"auth":"!!!"}}})", "base64"},
       {R"({"auths":{"m.io":{"password":5}}})", "not a string"},
       {R"({"auths":{"m.io":"hunter2"}})", "not an object"},

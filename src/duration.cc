@@ -65,8 +65,7 @@ Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
     s.remove_prefix(i);
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits)
-      if (s.starts_with(u.name) &&
-          (!unit || u.name.size() > unit->name.size()))
+      if (s.starts_with(u.name) && (!unit || u.name.size() > unit->name.size()))
         unit = &u;
     if (!unit) return bad;  // Go requires a unit on every number
     s.remove_prefix(unit->name.size());
@@ -82,7 +81,8 @@ std::string format_go_duration(std::chrono::nanoseconds d) {
   int64_t ns = d.count();
   if (ns == 0) return "0s";
   std::string sign = ns < 0 ? "-" : "";
-  uint64_t u = ns < 0 ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
+  uint64_t u =
+      ns < 0 ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
   if (u < 1000000000ULL) {
     if (u < 1000ULL) return sign + std::to_string(u) + "ns";
     if (u < 1000000ULL) return sign + FormatFraction(u, 3) + "\xC2\xB5s";

@@ -6,9 +6,17 @@ using namespace std::chrono_literals;
 
 TEST(Duration, ParsesGoSyntax) {
   const std::pair<const char*, std::chrono::nanoseconds> cases[] = {
-      {"0", 0s},       {"0s", 0s},           {"10s", 10s},        {"5m", 5min},
-      {"1h2m3s", 1h + 2min + 3s},            {"1.5s", 1500ms},    {"300ms", 300ms},
-      {"2us", 2us},    {"7ns", 7ns},         {"-1s", -1s},        {".5s", 500ms},
+      {"0", 0s},
+      {"0s", 0s},
+      {"10s", 10s},
+      {"5m", 5min},
+      {"1h2m3s", 1h + 2min + 3s},
+      {"1.5s", 1500ms},
+      {"300ms", 300ms},
+      {"2us", 2us},
+      {"7ns", 7ns},
+      {"-1s", -1s},
+      {".5s", 500ms},
   };
   for (const auto& [text, want] : cases) {
     auto d = parse_go_duration(text);
@@ -21,9 +29,9 @@ TEST(Duration, ParsesGoSyntax) {
 
 TEST(Duration, FormatsLikeGo) {
   const std::pair<std::chrono::nanoseconds, const char*> cases[] = {
-      {0s, "0s"},         {10s, "10s"},          {90s, "1m30s"},      {2h, "2h0m0s"},
-      {1500ms, "1.5s"},   {500ms, "500ms"},      {7ns, "7ns"},        {-1s, "-1s"},
-      {10min, "10m0s"},
+      {0s, "0s"},     {10s, "10s"},     {90s, "1m30s"},
+      {2h, "2h0m0s"}, {1500ms, "1.5s"}, {500ms, "500ms"},
+      {7ns, "7ns"},   {-1s, "-1s"},     {10min, "10m0s"},
   };
   for (const auto& [d, want] : cases) EXPECT_EQ(format_go_duration(d), want);
 }

@@ -48,8 +48,10 @@ const std::map<std::string, Setter>& ValueFlags() {
          std::string value = v;
          while (!value.empty() && value.back() == '/') value.pop_back();
          if (value.empty() || value.find("://") != std::string::npos)
-           return Error{"--mirror-registry takes HOST[:PORT][/PATH] without a "
-                        "scheme, not \"" + v + "\""};
+           return Error{
+               "--mirror-registry takes HOST[:PORT][/PATH] without a "
+               "scheme, not \"" +
+               v + "\""};
          o.mirror_registries.push_back(value);
          return Ok{};
        }},
@@ -70,7 +72,8 @@ const std::map<std::string, Setter>& ValueFlags() {
          else if (v == "node")
            o.api_identity = ApiIdentity::kNode;
          else
-           return Error{"--api-identity takes token or node, not \"" + v + "\""};
+           return Error{"--api-identity takes token or node, not \"" + v +
+                        "\""};
          return Ok{};
        }},
       {"log-level",
@@ -127,8 +130,9 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
     }
     if (!arg.starts_with("--") || arg.size() == 2) {
       if (parsed.command == Command::kProvider)
-        return Error{"unexpected argument \"" + arg +
-                     "\": the provider takes only flags (see --help in the README)"};
+        return Error{
+            "unexpected argument \"" + arg +
+            "\": the provider takes only flags (see --help in the README)"};
       o.positional.push_back(arg);
       continue;
     }
@@ -151,8 +155,7 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       return Error{"unknown flag --" + name +
                    ": see docs/interface.md for the flags this version takes"};
     if (!has_value) {
-      if (i + 1 >= args.size())
-        return Error{"--" + name + " needs a value"};
+      if (i + 1 >= args.size()) return Error{"--" + name + " needs a value"};
       value = args[++i];
     }
     if (auto set = f->second(o, value); !set) return set.error();

@@ -5,8 +5,8 @@
 using namespace std::chrono_literals;
 
 TEST(Flags, BothSyntaxesAndDefaults) {
-  auto p = parse_args({"--auth-dir=/a", "--timeout", "3s", "--mirror-registry", "m.io/",
-                       "--mirror-registry=n.io", "--secrets=namespace",
+  auto p = parse_args({"--auth-dir=/a", "--timeout", "3s", "--mirror-registry",
+                       "m.io/", "--mirror-registry=n.io", "--secrets=namespace",
                        "--insecure-skip-tls-verify", "--cache-duration=1m"});
   ASSERT_TRUE(p.ok()) << p.error().message;
   const Options& o = p->options;
@@ -55,6 +55,7 @@ TEST(Flags, UsageErrorsNameTheFlag) {
   for (const auto& [args, why] : cases) {
     auto p = parse_args(args);
     ASSERT_FALSE(p.ok()) << args[0];
-    EXPECT_NE(p.error().message.find(why), std::string::npos) << p.error().message;
+    EXPECT_NE(p.error().message.find(why), std::string::npos)
+        << p.error().message;
   }
 }

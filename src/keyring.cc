@@ -145,7 +145,11 @@ bool UrlsMatch(std::string_view glob, std::string_view target) {
 // Decodes one UTF-8 rune (invalid bytes count as one rune, as in Go).
 char32_t NextRune(std::string_view s, size_t& i) {
   unsigned char c = s[i];
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  int len = c < 0x80         ? 1
+            : (c >> 5) == 6  ? 2
+            : (c >> 4) == 14 ? 3
+            : (c >> 3) == 30 ? 4
+                             : 1;
   if (i + len > s.size()) len = 1;
   char32_t r = len == 1 ? c : c & (0x7f >> len);
   for (int k = 1; k < len; ++k) {
@@ -284,7 +288,8 @@ std::optional<std::string> NormalizeKey(const std::string& key) {
   auto url = ParseHttpsUrl(value);
   if (!url) return std::nullopt;
   std::string path = url->path;
-  if (path.starts_with("/v2/") || path.starts_with("/v1/")) path = path.substr(3);
+  if (path.starts_with("/v2/") || path.starts_with("/v1/"))
+    path = path.substr(3);
   if (!path.empty() && path != "/") return url->host + path;
   return url->host;
 }
@@ -297,7 +302,8 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   return ok && matched && WellFormed(pattern, 0);
 }
 
-void keyring_add(Keyring& keyring, const std::vector<DockerConfigEntry>& entries,
+void keyring_add(Keyring& keyring,
+                 const std::vector<DockerConfigEntry>& entries,
                  std::string_view source) {
   // Go ranges over a map in random order; sort for a stable answer when two
   // keys of one secret normalize to the same index key.

@@ -26,7 +26,8 @@ struct Keyring {
 
 // Adds one secret's entries. Keys that do not parse as a URL are skipped,
 // as kubelet does.
-void keyring_add(Keyring& keyring, const std::vector<DockerConfigEntry>& entries,
+void keyring_add(Keyring& keyring,
+                 const std::vector<DockerConfigEntry>& entries,
                  std::string_view source);
 
 struct KeyringMatch {

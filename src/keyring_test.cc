@@ -33,9 +33,11 @@ TEST(Keyring, MatchesLikeKubelet) {
       {{"mirror.io/team"}, "mirror.io/other/app", {}},
       // Path prefixes are string prefixes, as in kubelet.
       {{"mirror.io/team"}, "mirror.io/teamx/app", {"mirror.io/team"}},
-      {{"mirror.io", "mirror.io/team"}, "mirror.io/team/app", {"mirror.io/team", "mirror.io"}},
+      {{"mirror.io", "mirror.io/team"},
+       "mirror.io/team/app",
+       {"mirror.io/team", "mirror.io"}},
       {{"*.mirror.io"}, "eu.mirror.io/a", {"*.mirror.io"}},
-      {{"*.mirror.io"}, "mirror.io/a", {}},           // label counts differ
+      {{"*.mirror.io"}, "mirror.io/a", {}},  // label counts differ
       {{"*.mirror.io"}, "a.b.mirror.io/a", {}},
       {{"k8s.*.io"}, "k8s.gcr.io/a", {"k8s.*.io"}},
       {{"mirror.io:5000"}, "mirror.io:5000/a", {"mirror.io:5000"}},
@@ -47,8 +49,8 @@ TEST(Keyring, MatchesLikeKubelet) {
       {{"[a-m]irror.io"}, "mirror.io/a", {}},
       {{"m[h-j]rror.io"}, "mirror.io/a", {"m[h-j]rror.io"}},
       {{"m[^h-j]rror.io"}, "mirror.io/a", {}},
-      {{"[bad.io"}, "[bad.io/a", {}},                 // malformed glob never matches
-      {{"mirror.io:port"}, "mirror.io/a", {}},        // unparsable keys are skipped
+      {{"[bad.io"}, "[bad.io/a", {}},           // malformed glob never matches
+      {{"mirror.io:port"}, "mirror.io/a", {}},  // unparsable keys are skipped
       {{"index.docker.io"}, "quay.io/a", {"fallback:index.docker.io"}},
       {{"docker.io"}, "quay.io/a", {}},
   };
@@ -72,11 +74,11 @@ TEST(Keyring, SecretsAddedFirstWinForEqualKeys) {
 
 TEST(Keyring, GlobMatch) {
   const std::tuple<const char*, const char*, bool> cases[] = {
-      {"*", "anything", true},     {"*", "", true},          {"a*c", "abbbc", true},
-      {"a*c", "abbb", false},      {"?", "", false},         {"?", "x", true},
-      {"[a-c]", "b", true},        {"[a-c]", "d", false},    {"[^a-c]", "d", true},
-      {"\\*", "*", true},          {"\\*", "x", false},      {"[", "[", false},
-      {"a[", "b", false},          {"[]a]", "a", false},     {"[\\]]", "]", true},
+      {"*", "anything", true}, {"*", "", true},       {"a*c", "abbbc", true},
+      {"a*c", "abbb", false},  {"?", "", false},      {"?", "x", true},
+      {"[a-c]", "b", true},    {"[a-c]", "d", false}, {"[^a-c]", "d", true},
+      {"\\*", "*", true},      {"\\*", "x", false},   {"[", "[", false},
+      {"a[", "b", false},      {"[]a]", "a", false},  {"[\\]]", "]", true},
   };
   for (const auto& [pattern, name, want] : cases)
     EXPECT_EQ(glob_match(pattern, name), want) << pattern << " vs " << name;

@@ -10,7 +10,7 @@
 #include "result.h"
 
 struct ApiConfig {
-  std::string server;  // "https://host:port" or "https://[v6]:port"
+  std::string server;   // "https://host:port" or "https://[v6]:port"
   std::string ca_file;  // empty (and no ca_pem): the system trust store
   std::string ca_pem;   // inline CA bundle (PEM), e.g. from a kubeconfig
   bool insecure_skip_tls_verify = false;
@@ -54,7 +54,8 @@ struct Pod {
 
 struct PullSecret {
   std::string name;
-  std::string type;  // kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg
+  std::string
+      type;  // kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg
   // The decoded bytes of data[".dockerconfigjson"] or data[".dockercfg"]
   // (empty when the key is missing). Holds credentials: never log it.
   std::string config;

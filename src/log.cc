@@ -9,20 +9,28 @@ namespace {
 
 const char* Name(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarn: return "warning";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "";
 }
 
 int Priority(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return LOG_ERR;
-    case LogLevel::kWarn: return LOG_WARNING;
-    case LogLevel::kInfo: return LOG_INFO;
-    case LogLevel::kDebug: return LOG_DEBUG;
+    case LogLevel::kError:
+      return LOG_ERR;
+    case LogLevel::kWarn:
+      return LOG_WARNING;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
   }
   return LOG_INFO;
 }
@@ -30,8 +38,8 @@ int Priority(LogLevel level) {
 }  // namespace
 
 bool parse_log_level(std::string_view text, LogLevel& out) {
-  for (LogLevel l : {LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo,
-                     LogLevel::kDebug})
+  for (LogLevel l :
+       {LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo, LogLevel::kDebug})
     if (text == Name(l) || (l == LogLevel::kWarn && text == "warn")) {
       out = l;
       return true;

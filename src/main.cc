@@ -65,9 +65,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   switch (parsed->command) {
-    case Command::kResolve: return run_resolve(options);
-    case Command::kMatch: return run_match(options);
-    case Command::kProvider: break;
+    case Command::kResolve:
+      return run_resolve(options);
+    case Command::kMatch:
+      return run_match(options);
+    case Command::kProvider:
+      break;
   }
 
   auto start = std::chrono::steady_clock::now();

@@ -11,21 +11,23 @@ using nlohmann::json;
 constexpr std::string_view kGroup = "credentialprovider.kubelet.k8s.io/";
 
 bool KnownVersion(std::string_view v) {
-  return v.starts_with(kGroup) &&
-         (v.substr(kGroup.size()) == "v1" || v.substr(kGroup.size()) == "v1beta1" ||
-          v.substr(kGroup.size()) == "v1alpha1");
+  return v.starts_with(kGroup) && (v.substr(kGroup.size()) == "v1" ||
+                                   v.substr(kGroup.size()) == "v1beta1" ||
+                                   v.substr(kGroup.size()) == "v1alpha1");
 }
 
 }  // namespace
 
 Result<CredentialProviderRequest> parse_request(std::string_view text) {
   if (text.size() > kMaxRequestBytes)
-    return Error{"the request on stdin is larger than 1 MiB: kubelet sends one "
-                 "small CredentialProviderRequest; check what runs this plugin"};
+    return Error{
+        "the request on stdin is larger than 1 MiB: kubelet sends one "
+        "small CredentialProviderRequest; check what runs this plugin"};
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
-    return Error{"stdin is not a JSON CredentialProviderRequest: this binary "
-                 "is meant to be run by kubelet (see the README to try it by hand)"};
+    return Error{
+        "stdin is not a JSON CredentialProviderRequest: this binary "
+        "is meant to be run by kubelet (see the README to try it by hand)"};
   auto str = [&](const char* key) -> std::string {
     auto it = doc.find(key);
     return it != doc.end() && it->is_string() ? it->get<std::string>() : "";
@@ -43,8 +45,9 @@ Result<CredentialProviderRequest> parse_request(std::string_view text) {
                  "CredentialProviderConfig"};
   req.image = str("image");
   if (req.image.empty())
-    return Error{"the request names no image: kubelet always sends one; check "
-                 "what runs this plugin"};
+    return Error{
+        "the request names no image: kubelet always sends one; check "
+        "what runs this plugin"};
   req.service_account_token = str("serviceAccountToken");
   return req;
 }

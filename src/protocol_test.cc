@@ -9,8 +9,9 @@ using namespace std::chrono_literals;
 TEST(Protocol, ParsesEachApiVersion) {
   for (const char* v : {"v1", "v1beta1", "v1alpha1"}) {
     std::string api = std::string("credentialprovider.kubelet.k8s.io/") + v;
-    auto req = parse_request(R"({"kind":"CredentialProviderRequest","apiVersion":")" + api +
-                             R"(","image":"docker.io/library/nginx","serviceAccountToken":"t","serviceAccountAnnotations":{}})");
+    auto req = parse_request(
+        R"({"kind":"CredentialProviderRequest","apiVersion":")" + api +
+        R"(","image":"docker.io/library/nginx","serviceAccountToken":"t","serviceAccountAnnotations":{}})");
     ASSERT_TRUE(req.ok()) << req.error().message;
     EXPECT_EQ(req->api_version, api);
     EXPECT_EQ(req->image, "docker.io/library/nginx");
@@ -23,24 +24,31 @@ TEST(Protocol, RejectsBadRequests) {
       {"", "not a JSON"},
       {"{", "not a JSON"},
       {"[]", "not a JSON"},
-      {R"({"kind":"Pod","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"x"})", "not CredentialProviderRequest"},
-      {R"({"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v2","image":"x"})", "unsupported apiVersion"},
-      {R"({"kind":"CredentialProviderRequest","apiVersion":"v1","image":"x"})", "unsupported apiVersion"},
-      {R"({"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1"})", "no image"},
+      {R"({"kind":"Pod","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"x"})",
+       "not CredentialProviderRequest"},
+      {R"({"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v2","image":"x"})",
+       "unsupported apiVersion"},
+      {R"({"kind":"CredentialProviderRequest","apiVersion":"v1","image":"x"})",
+       "unsupported apiVersion"},
+      {R"({"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1"})",
+       "no image"},
       {std::string(kMaxRequestBytes + 1, ' '), "larger than 1 MiB"},
   };
   for (const auto& [text, why] : cases) {
     auto req = parse_request(text);
     ASSERT_FALSE(req.ok()) << text.substr(0, 80);
-    EXPECT_NE(req.error().message.find(why), std::string::npos) << req.error().message;
+    EXPECT_NE(req.error().message.find(why), std::string::npos)
+        << req.error().message;
   }
 }
 
 TEST(Protocol, ResponseIsWhatKubeletsStrictDecoderWants) {
-  auto r = nlohmann::json::parse(make_response("credentialprovider.kubelet.k8s.io/v1beta1", 0s));
+  auto r = nlohmann::json::parse(
+      make_response("credentialprovider.kubelet.k8s.io/v1beta1", 0s));
   EXPECT_EQ(r, nlohmann::json::parse(R"({"kind":"CredentialProviderResponse",
       "apiVersion":"credentialprovider.kubelet.k8s.io/v1beta1","cacheKeyType":"Image",
       "cacheDuration":"0s","auth":{}})"));
-  auto cached = nlohmann::json::parse(make_response("credentialprovider.kubelet.k8s.io/v1", 10min));
+  auto cached = nlohmann::json::parse(
+      make_response("credentialprovider.kubelet.k8s.io/v1", 10min));
   EXPECT_EQ(cached["cacheDuration"], "10m0s");
 }

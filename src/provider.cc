@@ -18,7 +18,8 @@ std::string Seconds(std::chrono::milliseconds d) {
 Error DescribeApiError(const ApiError& e, const Options& o,
                        const ClusterAccess& access, const PodIdentity& pod) {
   const std::string& server = access.api.server;
-  std::string object = e.resource + (e.name.empty() ? "" : " \"" + e.name + "\"") +
+  std::string object = e.resource +
+                       (e.name.empty() ? "" : " \"" + e.name + "\"") +
                        " in namespace " + e.ns;
   bool node = o.api_identity == ApiIdentity::kNode;
   switch (e.kind) {
@@ -26,12 +27,12 @@ Error DescribeApiError(const ApiError& e, const Options& o,
       return Error{"cannot set up the API client: " + e.message +
                    ": check --api-server, --ca-file and --kubeconfig"};
     case ApiError::Kind::kTransport:
-      return Error{"cannot reach the API server at " + server + ": " + e.message +
-                   ": check --api-server (or " + o.kube_config_dir +
+      return Error{"cannot reach the API server at " + server + ": " +
+                   e.message + ": check --api-server (or " + o.kube_config_dir +
                    "/apiserver-url.env) and that the API server is up"};
     case ApiError::Kind::kTls:
-      return Error{"TLS with the API server at " + server + " failed: " +
-                   e.message +
+      return Error{"TLS with the API server at " + server +
+                   " failed: " + e.message +
                    ": pass the cluster CA with --ca-file (kubeadm: "
                    "/etc/kubernetes/pki/ca.crt)"};
     case ApiError::Kind::kTimeout:
@@ -55,12 +56,13 @@ Error DescribeApiError(const ApiError& e, const Options& o,
                         "server accepts (its --api-audiences)"};
   if (e.status == 403) {
     if (node)
-      return Error{"forbidden: node " + access.node_name + " may not " + e.verb +
-                   " " + object +
+      return Error{"forbidden: node " + access.node_name + " may not " +
+                   e.verb + " " + object +
                    ": the Node authorizer allows only what pods bound to this "
                    "node reference (spec.imagePullSecrets)"};
-    std::string who = "system:serviceaccount:" + pod.ns + ":" +
-                      (pod.service_account.empty() ? "default" : pod.service_account);
+    std::string who =
+        "system:serviceaccount:" + pod.ns + ":" +
+        (pod.service_account.empty() ? "default" : pod.service_account);
     return Error{"forbidden: " + who + " may not " + e.verb + " " + object +
                  ": add the Role rule {apiGroups: [\"\"], resources: [\"" +
                  e.resource + "\"], verbs: [\"" + e.verb +
@@ -68,9 +70,10 @@ Error DescribeApiError(const ApiError& e, const Options& o,
                  " bound to that service account (README, RBAC)"};
   }
   if (e.status == 429)
-    return Error{"the API server kept throttling (429 Too Many Requests) to " +
-                 e.verb + " " + object +
-                 ": retry later or review its API priority and fairness limits"};
+    return Error{
+        "the API server kept throttling (429 Too Many Requests) to " + e.verb +
+        " " + object +
+        ": retry later or review its API priority and fairness limits"};
   if (e.status == 404)
     return Error{e.resource + " \"" + e.name + "\" not found in namespace " +
                  e.ns + ": the pod may have been deleted; kubelet retries"};
@@ -92,16 +95,19 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
     auto list = api.list_pull_secrets(pod.ns);
     if (!list) return fail(list.error());
     std::sort(list->begin(), list->end(),
-              [](const PullSecret& a, const PullSecret& b) { return a.name < b.name; });
+              [](const PullSecret& a, const PullSecret& b) {
+                return a.name < b.name;
+              });
     return std::move(*list);
   }
 
   auto p = api.get_pod(pod.ns, pod.pod_name);
   if (!p) return fail(p.error());
   if (!pod.pod_uid.empty() && p->uid != pod.pod_uid)
-    return Error{"pod " + pod.ns + "/" + pod.pod_name +
-                 " was replaced since kubelet issued its token: kubelet retries "
-                 "the pull with a new token"};
+    return Error{
+        "pod " + pod.ns + "/" + pod.pod_name +
+        " was replaced since kubelet issued its token: kubelet retries "
+        "the pull with a new token"};
   if (!access.node_name.empty() && p->node_name != access.node_name)
     return Error{"pod " + pod.ns + "/" + pod.pod_name + " is bound to node \"" +
                  p->node_name + "\", not to this node \"" + access.node_name +
@@ -109,8 +115,8 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
                  "--kubeconfig"};
   std::vector<std::string> names = p->image_pull_secrets;
   size_t from_pod = names.size();
-  std::string sa = p->service_account.empty() ? pod.service_account
-                                              : p->service_account;
+  std::string sa =
+      p->service_account.empty() ? pod.service_account : p->service_account;
   if (sa.empty()) sa = "default";
   auto sa_secrets = api.get_service_account_pull_secrets(pod.ns, sa);
   if (sa_secrets) {
@@ -118,9 +124,11 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
       if (std::find(names.begin(), names.end(), n) == names.end())
         names.push_back(n);
   } else if (sa_secrets.error().kind == ApiError::Kind::kHttp &&
-             (sa_secrets.error().status == 403 || sa_secrets.error().status == 404)) {
-    log.warn("skipping the pull secrets of service account " + pod.ns + "/" + sa +
-             ": " + DescribeApiError(sa_secrets.error(), o, access, pod).message);
+             (sa_secrets.error().status == 403 ||
+              sa_secrets.error().status == 404)) {
+    log.warn("skipping the pull secrets of service account " + pod.ns + "/" +
+             sa + ": " +
+             DescribeApiError(sa_secrets.error(), o, access, pod).message);
   } else {
     return fail(sa_secrets.error());
   }
@@ -181,11 +189,12 @@ Result<std::vector<PullSource>> sources_needing_credentials(
   auto all = credential_sources(*registry, name);
   if (!all) return all.error();
   for (PullSource& s : *all) {
-    bool in_scope = mirror_scopes.empty() ||
-                    std::any_of(mirror_scopes.begin(), mirror_scopes.end(),
-                                [&](const std::string& scope) {
-                                  return location_within(s.endpoint.location, scope);
-                                });
+    bool in_scope =
+        mirror_scopes.empty() ||
+        std::any_of(mirror_scopes.begin(), mirror_scopes.end(),
+                    [&](const std::string& scope) {
+                      return location_within(s.endpoint.location, scope);
+                    });
     if (in_scope) sources.push_back(std::move(s));
   }
   return sources;
@@ -206,7 +215,8 @@ std::vector<SourceCredential> choose_credentials(
   return choices;
 }
 
-std::vector<AuthEntry> auth_entries(const std::vector<SourceCredential>& choices) {
+std::vector<AuthEntry> auth_entries(
+    const std::vector<SourceCredential>& choices) {
   std::vector<AuthEntry> entries;
   std::set<std::string> keys;
   for (const SourceCredential& c : choices) {
@@ -215,48 +225,56 @@ std::vector<AuthEntry> auth_entries(const std::vector<SourceCredential>& choices
     // Two sources with the same repository (a mirror listed twice): the
     // first one's credential is what containers/image would use first.
     if (!keys.insert(key).second) continue;
-    entries.push_back({key, c.match->credential->username,
-                       c.match->credential->password});
+    entries.push_back(
+        {key, c.match->credential->username, c.match->credential->password});
   }
   return entries;
 }
 
-Result<std::string> run_provider(const Options& o, std::string_view request_text,
+Result<std::string> run_provider(const Options& o,
+                                 std::string_view request_text,
                                  const Logger& log) {
   auto request = parse_request(request_text);
   if (!request) return request.error();
   std::string response = make_response(request->api_version, o.cache_duration);
 
   auto image = parse_normalized_named(request->image);
-  if (!image) return Error{image.error().message + ": kubelet passes the pod's image; check the pod spec"};
+  if (!image)
+    return Error{image.error().message +
+                 ": kubelet passes the pod's image; check the pod spec"};
   Reference name = *image;
   name.tag.clear();
   name.digest.clear();
 
   if (request->service_account_token.empty())
-    return Error{"kubelet sent no service-account token: enable the "
-                 "KubeletServiceAccountTokenForCredentialProviders feature gate "
-                 "(kubelet >= 1.33) and set "
-                 "tokenAttributes.serviceAccountTokenAudience for this provider "
-                 "in the CredentialProviderConfig"};
+    return Error{
+        "kubelet sent no service-account token: enable the "
+        "KubeletServiceAccountTokenForCredentialProviders feature gate "
+        "(kubelet >= 1.33) and set "
+        "tokenAttributes.serviceAccountTokenAudience for this provider "
+        "in the CredentialProviderConfig"};
   auto pod = identity_from_token(request->service_account_token);
   if (!pod) return pod.error();
   std::string file_name = auth_file_name(pod->ns, name.name());
   log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
            pod->pod_name + " (auth file " + file_name + ")");
 
-  if (o.api_identity == ApiIdentity::kNode && o.secrets == SecretsMode::kNamespace)
-    return Error{"--api-identity=node reads only the secrets a pod references: "
-                 "use --secrets=pod with it"};
+  if (o.api_identity == ApiIdentity::kNode &&
+      o.secrets == SecretsMode::kNamespace)
+    return Error{
+        "--api-identity=node reads only the secrets a pod references: "
+        "use --secrets=pod with it"};
 
   auto conf = load_registries(default_registries_paths(
       o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
       o.registries_conf_dir));
   if (!conf) return conf.error();
   auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
-  if (!sources) return Error{"registries configuration: " + sources.error().message};
+  if (!sources)
+    return Error{"registries configuration: " + sources.error().message};
 
-  auto finish = [&](const std::vector<AuthEntry>& entries) -> Result<std::string> {
+  auto finish =
+      [&](const std::vector<AuthEntry>& entries) -> Result<std::string> {
     if (entries.empty()) {
       auto removed = remove_auth_file(o.auth_dir, file_name);
       if (!removed) return removed.error();
@@ -264,12 +282,15 @@ Result<std::string> run_provider(const Options& o, std::string_view request_text
     } else {
       auto written = ReadAndWrite(o, file_name, entries, log);
       if (!written) return written.error();
-      log.info("wrote " + o.auth_dir + "/" + file_name + " with credentials for " +
-               std::to_string(entries.size()) + " source(s)");
+      log.info("wrote " + o.auth_dir + "/" + file_name +
+               " with credentials for " + std::to_string(entries.size()) +
+               " source(s)");
     }
     int stale = remove_stale_auth_files(
-        o.auth_dir, std::chrono::duration_cast<std::chrono::seconds>(o.stale_after));
-    if (stale) log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
+        o.auth_dir,
+        std::chrono::duration_cast<std::chrono::seconds>(o.stale_after));
+    if (stale)
+      log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
     return response;
   };
 
@@ -279,7 +300,8 @@ Result<std::string> run_provider(const Options& o, std::string_view request_text
     return finish({});
   }
   for (const PullSource& s : *sources)
-    log.debug("pull source " + s.reference.name() + (s.mirror ? " (mirror)" : " (rewrite)"));
+    log.debug("pull source " + s.reference.name() +
+              (s.mirror ? " (mirror)" : " (rewrite)"));
 
   auto access = cluster_access(o, request->service_account_token, log);
   if (!access) return access.error();
@@ -300,8 +322,10 @@ Result<std::string> run_provider(const Options& o, std::string_view request_text
   auto choices = choose_credentials(*sources, keyring);
   for (const SourceCredential& c : choices)
     log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
-                           c.match->key + "\" of secret " + c.match->credential->source
-                     : "source " + c.source.reference.name() + ": no matching pull secret");
+                           c.match->key + "\" of secret " +
+                           c.match->credential->source
+                     : "source " + c.source.reference.name() +
+                           ": no matching pull secret");
   log.debug(std::to_string(api.requests()) + " API request(s)");
   return finish(auth_entries(choices));
 }

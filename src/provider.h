@@ -41,5 +41,4 @@ std::vector<AuthEntry> auth_entries(
 // The whole provider mode: a CredentialProviderRequest in, a response out.
 // Every failure is an Error with the one line to print.
 Result<std::string> run_provider(const Options& options,
-                                 std::string_view request,
-                                 const Logger& log);
+                                 std::string_view request, const Logger& log);

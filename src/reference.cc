@@ -12,9 +12,7 @@ constexpr std::string_view kOfficialRepoPrefix = "library/";
 bool IsLowerAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
-bool IsAlnum(char c) {
-  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z');
-}
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsWord(char c) { return IsAlnum(c) || c == '_'; }
 bool IsHex(char c) {
@@ -35,8 +33,8 @@ bool IsPathComponent(std::string_view s) {
     size_t j = i;
     while (j < s.size() && !IsLowerAlnum(s[j])) ++j;
     std::string_view sep = s.substr(i, j - i);
-    bool dashes = std::all_of(sep.begin(), sep.end(),
-                              [](char c) { return c == '-'; });
+    bool dashes =
+        std::all_of(sep.begin(), sep.end(), [](char c) { return c == '-'; });
     if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
     i = j;
   }
@@ -79,17 +77,15 @@ bool IsDomain(std::string_view s) {
 // tag := [\w][\w.-]{0,127}
 bool IsTag(std::string_view s) {
   if (s.empty() || s.size() > 128 || !IsWord(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return IsWord(c) || c == '.' || c == '-';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return IsWord(c) || c == '.' || c == '-'; });
 }
 
 // The digest grammar of the reference regexp, then go-digest's validation:
 // only sha256, sha384 and sha512, with lowercase hex of the exact length.
 Result<Ok> CheckDigest(std::string_view s) {
   size_t colon = s.find(':');
-  if (colon == std::string_view::npos)
-    return Error{"invalid reference format"};
+  if (colon == std::string_view::npos) return Error{"invalid reference format"};
   std::string_view algorithm = s.substr(0, colon);
   std::string_view hex = s.substr(colon + 1);
   // algorithm := [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)*
@@ -122,7 +118,8 @@ Result<Ok> CheckDigest(std::string_view s) {
 
 // reference.Parse: name [":" tag] ["@" digest], no normalization.
 Result<Reference> Parse(std::string_view s) {
-  if (s.empty()) return Error{"repository name must have at least one component"};
+  if (s.empty())
+    return Error{"repository name must have at least one component"};
   Reference ref;
   std::string_view rest = s;
   size_t at = rest.find('@');
@@ -215,8 +212,7 @@ Result<Reference> parse_normalized_named(std::string_view text) {
   if (domain == kLegacyDefaultDomain) domain = kDefaultDomain;
   std::string full(domain);
   full += '/';
-  if (domain == kDefaultDomain &&
-      remainder.find('/') == std::string_view::npos)
+  if (domain == kDefaultDomain && remainder.find('/') == std::string_view::npos)
     full += kOfficialRepoPrefix;
   full += remainder;
   std::string_view remote = remainder.substr(0, remainder.find(':'));

@@ -14,15 +14,19 @@ TEST(Reference, NormalizesLikeContainersImage) {
   const NormalizeCase cases[] = {
       {"nginx", "docker.io/library/nginx", "docker.io/library/nginx"},
       {"nginx:1.27", "docker.io/library/nginx", "docker.io/library/nginx:1.27"},
-      {"docker.io/library/nginx:1.27", "docker.io/library/nginx", "docker.io/library/nginx:1.27"},
-      {"index.docker.io/nginx", "docker.io/library/nginx", "docker.io/library/nginx"},
+      {"docker.io/library/nginx:1.27", "docker.io/library/nginx",
+       "docker.io/library/nginx:1.27"},
+      {"index.docker.io/nginx", "docker.io/library/nginx",
+       "docker.io/library/nginx"},
       {"team/app", "docker.io/team/app", "docker.io/team/app"},
       {"localhost/app", "localhost/app", "localhost/app"},
-      {"localhost:5000/a/b/c:v1", "localhost:5000/a/b/c", "localhost:5000/a/b/c:v1"},
+      {"localhost:5000/a/b/c:v1", "localhost:5000/a/b/c",
+       "localhost:5000/a/b/c:v1"},
       {"Quay.IO/org/app", "Quay.IO/org/app", "Quay.IO/org/app"},
       {"host:5000/app", "host:5000/app", "host:5000/app"},
       {"a_b.c/x", "a_b.c/x", "a_b.c/x"},  // not a domain: the whole is a path
-      {"registry.io/a__b/c--d/e.f", "registry.io/a__b/c--d/e.f", "registry.io/a__b/c--d/e.f"},
+      {"registry.io/a__b/c--d/e.f", "registry.io/a__b/c--d/e.f",
+       "registry.io/a__b/c--d/e.f"},
       {"Nginx", nullptr, nullptr},
       {"docker.io/Library/nginx", nullptr, nullptr},
       {"nginx:", nullptr, nullptr},
@@ -39,7 +43,8 @@ TEST(Reference, NormalizesLikeContainersImage) {
       {"nginx:-tag", nullptr, nullptr},
       {"nginx@sha256:abc", nullptr, nullptr},
       {"nginx@md5:0123456789abcdef0123456789abcdef", nullptr, nullptr},
-      {"nginx@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
+      {"nginx@sha256:"
+       "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
        nullptr, nullptr},
   };
   for (const auto& c : cases) {
@@ -65,7 +70,8 @@ TEST(Reference, Limits) {
   // 255 characters of name, counting "docker.io/".
   std::string path(255 - 10, 'a');
   EXPECT_TRUE(parse_normalized_named("docker.io/" + path.substr(0, 122) + "/" +
-                                     path.substr(123)).ok());
+                                     path.substr(123))
+                  .ok());
   EXPECT_FALSE(parse_normalized_named("docker.io/" + path + "/b").ok());
 }
 

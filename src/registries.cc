@@ -129,10 +129,12 @@ Result<RegistriesConf> Parse(std::string_view text) {
   RegistriesConf conf;
   if (const toml::node* node = root.get("registry")) {
     const toml::array* array = node->as_array();
-    if (!array) return Error{"registry must be an array of tables ([[registry]])"};
+    if (!array)
+      return Error{"registry must be an array of tables ([[registry]])"};
     for (const toml::node& item : *array) {
       const toml::table* table = item.as_table();
-      if (!table) return Error{"registry must be an array of tables ([[registry]])"};
+      if (!table)
+        return Error{"registry must be an array of tables ([[registry]])"};
       Registry reg;
       std::string prefix;
       for (auto r : {Get(*table, "prefix", prefix, "registry"),
@@ -157,22 +159,28 @@ Result<RegistriesConf> Parse(std::string_view text) {
               "format: *.example.com"};
       }
       if (!reg.endpoint.pull_from_mirror.empty())
-        return Error{"pull-from-mirror must not be set for a non-mirror registry \"" +
-                     reg.prefix + "\""};
+        return Error{
+            "pull-from-mirror must not be set for a non-mirror registry \"" +
+            reg.prefix + "\""};
       if (const toml::node* mirrors = table->get("mirror")) {
         const toml::array* list = mirrors->as_array();
         if (!list)
-          return Error{"registry.mirror must be an array of tables ([[registry.mirror]])"};
+          return Error{
+              "registry.mirror must be an array of tables "
+              "([[registry.mirror]])"};
         for (const toml::node& m : *list) {
           const toml::table* mt = m.as_table();
           if (!mt)
-            return Error{"registry.mirror must be an array of tables ([[registry.mirror]])"};
+            return Error{
+                "registry.mirror must be an array of tables "
+                "([[registry.mirror]])"};
           auto mirror = ParseEndpoint(*mt, "registry.mirror", true);
           if (!mirror) return mirror.error();
           const std::string& pfm = mirror->pull_from_mirror;
           if (reg.mirror_by_digest_only && !pfm.empty())
             return Error{"cannot set mirror-by-digest-only for registry \"" +
-                         reg.prefix + "\" and pull-from-mirror for its mirror \"" +
+                         reg.prefix +
+                         "\" and pull-from-mirror for its mirror \"" +
                          mirror->location + "\" at the same time"};
           if (!pfm.empty() && pfm != "all" && pfm != "digest-only" &&
               pfm != "tag-only")
@@ -205,7 +213,8 @@ Result<RegistriesConf> Parse(std::string_view text) {
 
   std::vector<std::string> search;
   bool present = false;
-  if (auto r = GetStrings(root, "unqualified-search-registries", search, present);
+  if (auto r =
+          GetStrings(root, "unqualified-search-registries", search, present);
       !r)
     return r.error();
   for (const std::string& s : search) {
@@ -228,15 +237,14 @@ Result<RegistriesConf> Parse(std::string_view text) {
   // For a repeated prefix the first entry wins.
   std::vector<Registry> unique;
   for (Registry& reg : conf.registries) {
-    bool seen = std::any_of(unique.begin(), unique.end(), [&](const Registry& u) {
-      return u.prefix == reg.prefix;
-    });
+    bool seen =
+        std::any_of(unique.begin(), unique.end(),
+                    [&](const Registry& u) { return u.prefix == reg.prefix; });
     if (!seen) unique.push_back(std::move(reg));
   }
-  std::stable_sort(unique.begin(), unique.end(),
-                   [](const Registry& a, const Registry& b) {
-                     return a.prefix < b.prefix;
-                   });
+  std::stable_sort(
+      unique.begin(), unique.end(),
+      [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
   conf.registries = std::move(unique);
 
   if (!mode.empty() && mode != "disabled" && mode != "enforcing" &&
@@ -245,8 +253,10 @@ Result<RegistriesConf> Parse(std::string_view text) {
   for (const Registry& reg : conf.registries)
     if (reg.prefix.starts_with("*.") &&
         reg.prefix.find_first_of("/@:") != std::string::npos)
-      return Error{"wildcarded prefix should be in the format *.example.com, "
-                   "not \"" + reg.prefix + "\""};
+      return Error{
+          "wildcarded prefix should be in the format *.example.com, "
+          "not \"" +
+          reg.prefix + "\""};
   if (auto r = CheckAliases(root); !r) return r.error();
   return conf;
 }
@@ -268,15 +278,17 @@ Error FileError(const std::string& path, const std::string& why) {
 // Later files replace registries with the same prefix.
 void Merge(RegistriesConf& into, RegistriesConf&& update) {
   for (Registry& reg : update.registries) {
-    auto it = std::find_if(into.registries.begin(), into.registries.end(),
-                           [&](const Registry& r) { return r.prefix == reg.prefix; });
+    auto it =
+        std::find_if(into.registries.begin(), into.registries.end(),
+                     [&](const Registry& r) { return r.prefix == reg.prefix; });
     if (it != into.registries.end())
       *it = std::move(reg);
     else
       into.registries.push_back(std::move(reg));
   }
-  std::sort(into.registries.begin(), into.registries.end(),
-            [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
+  std::sort(
+      into.registries.begin(), into.registries.end(),
+      [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
 }
 
 // refMatchingPrefix: the length of `ref` the prefix covers, or npos.
@@ -304,12 +316,13 @@ Result<Reference> Rewrite(const Endpoint& endpoint, const Reference& ref,
   std::string text = ref.str();
   size_t covered = MatchingPrefix(text, prefix);
   if (covered == std::string_view::npos)
-    return Error{"invalid prefix '" + std::string(prefix) + "' for reference '" +
-                 text + "'"};
+    return Error{"invalid prefix '" + std::string(prefix) +
+                 "' for reference '" + text + "'"};
   if (endpoint.location.empty()) {
     if (!prefix.starts_with("*."))
-      return Error{"invalid prefix '" + std::string(prefix) +
-                   "' for empty location, should be in the format: *.example.com"};
+      return Error{
+          "invalid prefix '" + std::string(prefix) +
+          "' for empty location, should be in the format: *.example.com"};
     return ref;
   }
   auto rewritten = parse_named(endpoint.location + text.substr(covered));

@@ -11,7 +11,7 @@
 #include "result.h"
 
 struct Endpoint {
-  std::string location;          // no scheme, trailing '/' trimmed
+  std::string location;  // no scheme, trailing '/' trimmed
   bool insecure = false;
   std::string pull_from_mirror;  // "", "all", "digest-only", "tag-only"
 };

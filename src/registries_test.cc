@@ -49,18 +49,23 @@ TEST(Registries, RejectsInvalidConfigurations) {
       {"[registries.search]\nregistries = []\n", "v1"},
       {"[registries.block]\nregistries = [\"x.io\"]\n", "v1"},
       {"[[registry]]\nlocation = \"https://x.io\"\n", "URI schemes"},
-      {"[[registry]]\nprefix = \"http://x.io\"\nlocation = \"x.io\"\n", "URI schemes"},
+      {"[[registry]]\nprefix = \"http://x.io\"\nlocation = \"x.io\"\n",
+       "URI schemes"},
       {"[[registry]]\ninsecure = true\n", "both location and prefix are unset"},
       {"[[registry]]\nprefix = \"x.io\"\n", "location is unset"},
-      {"[[registry]]\nprefix = \"*.x.io/path\"\nlocation = \"y.io\"\n", "*.example.com"},
+      {"[[registry]]\nprefix = \"*.x.io/path\"\nlocation = \"y.io\"\n",
+       "*.example.com"},
       {"[[registry]]\nprefix = \"*.x.io:5000\"\n", "*.example.com"},
-      {"[[registry]]\nlocation = \"x.io\"\npull-from-mirror = \"all\"\n", "non-mirror"},
-      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\ninsecure = true\n",
+      {"[[registry]]\nlocation = \"x.io\"\npull-from-mirror = \"all\"\n",
+       "non-mirror"},
+      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\ninsecure = "
+       "true\n",
        "mirror location is unset"},
       {"[[registry]]\nlocation = \"x.io\"\nmirror-by-digest-only = true\n"
        "[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"all\"\n",
        "at the same time"},
-      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\nlocation = \"m.io\"\n"
+      {"[[registry]]\nlocation = \"x.io\"\n[[registry.mirror]]\nlocation = "
+       "\"m.io\"\n"
        "pull-from-mirror = \"sometimes\"\n",
        "unsupported pull-from-mirror"},
       {"[[registry]]\nprefix = \"a.io\"\nlocation = \"x.io\"\ninsecure = true\n"
@@ -69,10 +74,12 @@ TEST(Registries, RejectsInvalidConfigurations) {
       {"[[registry]]\nprefix = \"a.io\"\nlocation = \"x.io\"\nblocked = true\n"
        "[[registry]]\nprefix = \"b.io\"\nlocation = \"x.io\"\n",
        "conflicting 'blocked'"},
-      {"[[registry]]\nlocation = \"x.io\"\ninsecure = \"yes\"\n", "must be a boolean"},
+      {"[[registry]]\nlocation = \"x.io\"\ninsecure = \"yes\"\n",
+       "must be a boolean"},
       {"[[registry]]\nlocation = 5\n", "must be a string"},
       {"[registry]\nlocation = \"x.io\"\n", "array of tables"},
-      {"unqualified-search-registries = [\"not a domain\"]\n", "unqualified-search"},
+      {"unqualified-search-registries = [\"not a domain\"]\n",
+       "unqualified-search"},
       {"short-name-mode = \"sometimes\"\n", "short-name mode"},
       {"[aliases]\n\"docker.io/x\" = \"docker.io/library/x\"\n", "short name"},
       {"[aliases]\n\"x\" = \"x:1\"\n", "alias"},
@@ -111,7 +118,8 @@ prefix = "docker.io/library/nginx"
 location = "ignored.io/second-entry"
 )");
   EXPECT_EQ(Sources(conf, "nginx:1"),
-            (std::vector<std::string>{"m.io/nginx-only:1", "docker.io/library/nginx:1"}));
+            (std::vector<std::string>{"m.io/nginx-only:1",
+                                      "docker.io/library/nginx:1"}));
   // "nginx" is a prefix of "nginxinc" as a string, not at a boundary.
   EXPECT_EQ(Sources(conf, "docker.io/library/nginxinc:1"),
             (std::vector<std::string>{"m.io/hub/library/nginxinc:1",
@@ -138,15 +146,18 @@ mirror-by-digest-only = true
 [[registry.mirror]]
 location = "dm.io"
 )");
-  EXPECT_EQ(Sources(conf, "src.io/a:1"),
-            (std::vector<std::string>{"all.io/a:1", "tag.io/a:1", "src.io/a:1"}));
-  EXPECT_EQ(Sources(conf, "src.io/a@" + kDigest),
-            (std::vector<std::string>{"all.io/a@" + kDigest, "digest.io/a@" + kDigest,
-                                      "src.io/a@" + kDigest}));
+  EXPECT_EQ(
+      Sources(conf, "src.io/a:1"),
+      (std::vector<std::string>{"all.io/a:1", "tag.io/a:1", "src.io/a:1"}));
+  EXPECT_EQ(
+      Sources(conf, "src.io/a@" + kDigest),
+      (std::vector<std::string>{"all.io/a@" + kDigest, "digest.io/a@" + kDigest,
+                                "src.io/a@" + kDigest}));
   EXPECT_EQ(Sources(conf, "only-digests.io/a:1"),
             (std::vector<std::string>{"only-digests.io/a:1"}));
   EXPECT_EQ(Sources(conf, "only-digests.io/a@" + kDigest),
-            (std::vector<std::string>{"dm.io/a@" + kDigest, "only-digests.io/a@" + kDigest}));
+            (std::vector<std::string>{"dm.io/a@" + kDigest,
+                                      "only-digests.io/a@" + kDigest}));
   // Credentials are wanted for every mirror whatever the tag or digest.
   EXPECT_EQ(CredentialSources(conf, "src.io/a"),
             (std::vector<std::string>{"all.io/a", "digest.io/a", "tag.io/a"}));
@@ -192,33 +203,43 @@ TEST(Registries, LocationWithin) {
 
 TEST(Registries, LoadsMainFileAndDropIns) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("ccp-reg-" + std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("ccp-reg-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "d");
-  auto write = [](const fs::path& p, const std::string& s) { std::ofstream(p) << s; };
+  auto write = [](const fs::path& p, const std::string& s) {
+    std::ofstream(p) << s;
+  };
   write(dir / "main.conf",
-        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"old.io\"\n");
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation "
+        "= \"old.io\"\n");
   write(dir / "d" / "20-b.conf",
-        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"b.io\"\n");
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation "
+        "= \"b.io\"\n");
   write(dir / "d" / "10-a.conf",
-        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"a.io\"\n");
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation "
+        "= \"a.io\"\n");
   write(dir / "d" / "ignored.toml", "not toml at all [[[");
 
-  RegistriesPaths paths{{(dir / "main.conf").string()}, true, {(dir / "d").string()}};
+  RegistriesPaths paths{
+      {(dir / "main.conf").string()}, true, {(dir / "d").string()}};
   auto conf = load_registries(paths);
   ASSERT_TRUE(conf.ok()) << conf.error().message;
   EXPECT_EQ(conf->files.size(), 3u);
   EXPECT_EQ(Sources(*conf, "nginx:1"),
-            (std::vector<std::string>{"b.io/library/nginx:1", "docker.io/library/nginx:1"}));
+            (std::vector<std::string>{"b.io/library/nginx:1",
+                                      "docker.io/library/nginx:1"}));
 
   // An explicit main file must exist; default ones may be missing.
   auto missing = load_registries({{(dir / "nope.conf").string()}, true, {}});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("nope.conf"), std::string::npos);
-  EXPECT_TRUE(load_registries({{(dir / "nope.conf").string()}, false, {}}).ok());
+  EXPECT_TRUE(
+      load_registries({{(dir / "nope.conf").string()}, false, {}}).ok());
 
   // The environment variable names a single file and turns drop-ins off.
-  auto env = default_registries_paths("", (dir / "main.conf").c_str(), (dir / "d").string());
+  auto env = default_registries_paths("", (dir / "main.conf").c_str(),
+                                      (dir / "d").string());
   EXPECT_TRUE(env.dropin_dirs.empty());
   EXPECT_TRUE(env.main_must_exist);
   auto explicit_wins = default_registries_paths("/x.conf", "/env.conf", "/d");

@@ -14,9 +14,13 @@ namespace {
 
 using nlohmann::json;
 
-int Fail(const Options& o, const std::string& stage, const std::string& message) {
+int Fail(const Options& o, const std::string& stage,
+         const std::string& message) {
   std::cerr << "crio-credential-provider: error: " << message << "\n";
-  if (o.json) std::cout << json{{"error", message}, {"stage", stage}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  if (o.json)
+    std::cout << json{{"error", message}, {"stage", stage}}.dump(
+                     -1, ' ', false, json::error_handler_t::replace)
+              << "\n";
   return 1;
 }
 
@@ -75,7 +79,8 @@ int run_resolve(const Options& o) {
                        {"mirrorByDigestOnly", registry->mirror_by_digest_only}};
     auto pulls = pull_sources(*registry, *ref);
     if (!pulls) return Fail(o, "registries", pulls.error().message);
-    for (const PullSource& s : *pulls) out["pullSources"].push_back(EndpointJson(s));
+    for (const PullSource& s : *pulls)
+      out["pullSources"].push_back(EndpointJson(s));
   }
   auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
   if (!sources) return Fail(o, "registries", sources.error().message);
@@ -103,22 +108,26 @@ int run_resolve(const Options& o) {
       if (!content) return Fail(o, "authfile", content.error().message);
       std::string path = o.auth_file_out;
       size_t slash = path.rfind('/');
-      std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-      std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+      std::string dir =
+          slash == std::string::npos ? "." : path.substr(0, slash);
+      std::string base =
+          slash == std::string::npos ? path : path.substr(slash + 1);
       if (auto w = write_auth_file(dir, base, *content); !w)
         return Fail(o, "authfile", w.error().message);
     }
   }
 
   if (o.json) {
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
     return 0;
   }
   std::cout << "name:      " << out["name"].get<std::string>() << "\n"
             << "auth file: " << out["authFile"].get<std::string>() << "\n"
             << "registry:  "
-            << (registry ? registry->prefix + " -> " + registry->endpoint.location
-                         : std::string("(none: pulled from the source)"))
+            << (registry
+                    ? registry->prefix + " -> " + registry->endpoint.location
+                    : std::string("(none: pulled from the source)"))
             << "\n";
   for (const auto& s : out["pullSources"])
     std::cout << "pull:      " << s["reference"].get<std::string>()
@@ -143,7 +152,8 @@ int run_match(const Options& o) {
                    {"username", m.credential->username},
                    {"fallback", m.fallback}});
   if (o.json) {
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
   } else {
     for (const auto& m : out)
       std::cout << m["key"].get<std::string>() << " ("

@@ -9,7 +9,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string StringAt(const json& object, std::initializer_list<const char*> path) {
+std::string StringAt(const json& object,
+                     std::initializer_list<const char*> path) {
   const json* node = &object;
   for (const char* key : path) {
     if (!node->is_object()) return "";
@@ -51,7 +52,8 @@ Result<PodIdentity> identity_from_token(std::string_view jwt) {
       "projected service-account token (set tokenAttributes in the "
       "CredentialProviderConfig)"};
   size_t first = jwt.find('.');
-  size_t second = first == std::string_view::npos ? first : jwt.find('.', first + 1);
+  size_t second =
+      first == std::string_view::npos ? first : jwt.find('.', first + 1);
   if (second == std::string_view::npos ||
       jwt.find('.', second + 1) != std::string_view::npos)
     return malformed;
@@ -64,7 +66,8 @@ Result<PodIdentity> identity_from_token(std::string_view jwt) {
   id.ns = StringAt(claims, {"kubernetes.io", "namespace"});
   id.pod_name = StringAt(claims, {"kubernetes.io", "pod", "name"});
   id.pod_uid = StringAt(claims, {"kubernetes.io", "pod", "uid"});
-  id.service_account = StringAt(claims, {"kubernetes.io", "serviceaccount", "name"});
+  id.service_account =
+      StringAt(claims, {"kubernetes.io", "serviceaccount", "name"});
   id.node_name = StringAt(claims, {"kubernetes.io", "node", "name"});
   // Older tokens carry only the subject system:serviceaccount:<ns>:<name>.
   std::string sub = StringAt(claims, {"sub"});
@@ -79,19 +82,24 @@ Result<PodIdentity> identity_from_token(std::string_view jwt) {
     }
   }
   if (id.ns.empty())
-    return Error{"the service-account token names no namespace: kubelet must "
-                 "pass a pod-bound service-account token (tokenAttributes)"};
+    return Error{
+        "the service-account token names no namespace: kubelet must "
+        "pass a pod-bound service-account token (tokenAttributes)"};
   if (!is_dns1123_label(id.ns))
     return Error{"the token's namespace \"" + id.ns.substr(0, 80) +
                  "\" is not a DNS-1123 label: refusing to use it in a file "
                  "name; check the token kubelet passes"};
   if (id.pod_name.empty())
-    return Error{"the service-account token is not bound to a pod: kubelet "
-                 ">= 1.33 binds it when the KubeletServiceAccountTokenForCredentialProviders "
-                 "feature gate is on and tokenAttributes is set"};
+    return Error{
+        "the service-account token is not bound to a pod: kubelet "
+        ">= 1.33 binds it when the "
+        "KubeletServiceAccountTokenForCredentialProviders "
+        "feature gate is on and tokenAttributes is set"};
   if (!is_dns1123_subdomain(id.pod_name) ||
-      (!id.service_account.empty() && !is_dns1123_subdomain(id.service_account)))
-    return Error{"the token's pod or service-account name is not a valid "
-                 "Kubernetes name: check the token kubelet passes"};
+      (!id.service_account.empty() &&
+       !is_dns1123_subdomain(id.service_account)))
+    return Error{
+        "the token's pod or service-account name is not a valid "
+        "Kubernetes name: check the token kubelet passes"};
   return id;
 }

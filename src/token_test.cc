@@ -33,15 +33,20 @@ TEST(Token, RejectsWithClearErrors) {
       {"a.!!!.c", "not a JWT"},
       {Jwt("[]"), "not a JWT"},
       {Jwt(R"({"sub":"someone"})"), "no namespace"},
-      {Jwt(R"({"sub":"system:serviceaccount:team-a:sa"})"), "not bound to a pod"},
-      {Jwt(R"({"kubernetes.io":{"namespace":"../etc","pod":{"name":"p"}}})"), "DNS-1123"},
-      {Jwt(R"({"kubernetes.io":{"namespace":"Team","pod":{"name":"p"}}})"), "DNS-1123"},
-      {Jwt(R"({"kubernetes.io":{"namespace":"a","pod":{"name":"p/../x"}}})"), "valid Kubernetes name"},
+      {Jwt(R"({"sub":"system:serviceaccount:team-a:sa"})"),
+       "not bound to a pod"},
+      {Jwt(R"({"kubernetes.io":{"namespace":"../etc","pod":{"name":"p"}}})"),
+       "DNS-1123"},
+      {Jwt(R"({"kubernetes.io":{"namespace":"Team","pod":{"name":"p"}}})"),
+       "DNS-1123"},
+      {Jwt(R"({"kubernetes.io":{"namespace":"a","pod":{"name":"p/../x"}}})"),
+       "valid Kubernetes name"},
   };
   for (const auto& [token, why] : cases) {
     auto id = identity_from_token(token);
     ASSERT_FALSE(id.ok()) << token;
-    EXPECT_NE(id.error().message.find(why), std::string::npos) << id.error().message;
+    EXPECT_NE(id.error().message.find(why), std::string::npos)
+        << id.error().message;
     EXPECT_EQ(id.error().message.find(token), std::string::npos);
   }
 }

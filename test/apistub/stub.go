@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -115,7 +117,11 @@ type Server struct {
 // Start serves HTTPS on 127.0.0.1 (a free port) with cert, accepting only
 // "Authorization: Bearer <token>".
 func Start(cert tls.Certificate, token string) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startAt("127.0.0.1:0", cert, token)
+}
+
+func startAt(addr string, cert tls.Certificate, token string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +140,8 @@ func Start(cert tls.Certificate, token string) (*Server, error) {
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		// TLS handshake failures are expected in some tests.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go func() { _ = s.srv.Serve(s.ln) }()
 	return s, nil
@@ -162,6 +169,13 @@ func (s *Server) AddPod(p Pod) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pods[key(p.Namespace, p.Name)] = p
+}
+
+// DeletePod removes a pod.
+func (s *Server) DeletePod(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pods, key(ns, name))
 }
 
 // AddServiceAccount stores (or replaces) a service account.

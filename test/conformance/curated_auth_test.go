@@ -49,6 +49,10 @@ var curatedAuth = []rawAuthCase{
 	// cannot be rewritten must not fail a digest pull
 	{Reg: rawRegCase{Image: "registry.io/ns/re" + dgst, Main: "[[registry]]\nlocation = \"registry.io/ns/re\"\n[[registry.mirror]]\nlocation = \"localhost:5000\"\npull-from-mirror = \"tag-only\"\n[[registry.mirror]]\nlocation = \"mirror.io/ok\"\n"},
 		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},
+	// a key written for a mirror's repository also answers for a deeper
+	// repository on the same host (containers/image tries path prefixes)
+	{Reg: rawRegCase{Image: "mirror.io/library/library:latest", Main: "[[registry]]\nlocation = \"mirror.io/library\"\n[[registry.mirror]]\nlocation = \"mirror.io\"\n"},
+		Secrets: sec(secretEntry{Key: "https://mirror.io", Username: "m", Password: "mp"})},
 	// TOML keys are case-insensitive for containers/image
 	{Reg: rawRegCase{Image: "example.com/x:1", Main: "[[registry]]\nlocation = \"example.com\"\n[[registry.mirror]]\nLocation = \"mirror.io\"\n"},
 		Secrets: sec(secretEntry{Key: "mirror.io", Username: "m", Password: "mp"})},

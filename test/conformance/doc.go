@@ -1,16 +1,40 @@
 // Package conformance holds the differential test suite of
 // crio-credential-provider: generated inputs are fed both to the provider
 // binary (`resolve --json`, `match --json`) and to the real libraries it has
-// to agree with (go.podman.io/image/v5 docker/reference, sysregistriesv2 and
-// pkg/docker/config; kubelet's pkg/credentialprovider keyring), and every
-// difference is reported with a minimized reproducer.
+// to agree with, and every difference is reported with a minimized reproducer.
+//
+// Areas (one seeded generator and one curated table each):
+//
+//  1. references: `resolve --json IMAGE` with an empty registries.conf against
+//     go.podman.io/image/v5/docker/reference.ParseNormalizedNamed (accept or
+//     reject, reference, name, authFile).
+//  2. registries: generated registries.conf + drop-ins (valid and invalid)
+//     crossed with references, against sysregistriesv2.FindRegistry (on the
+//     repository name, as docker_image_src does) and
+//     Registry.PullSourcesFromReference (for the reference as given).
+//  3. match: `match --json --dockercfg ...` against kubelet's
+//     credentialprovider.BasicDockerKeyring (Add per secret, Lookup).
+//     Entries of one key from one secret come in Go map order in kubelet, so
+//     they are compared as a set; everything else in order.
+//  4. authfile: `resolve --json --dockercfg ... --auth-file-out F` against
+//     pkg/docker/config.GetCredentialsForRef reading F (or the global auth
+//     file when F is not written, as CRI-O does). The expected credential
+//     sources are every mirror of the matched registry (the provider sees only
+//     the bare name, so pull-from-mirror cannot apply) whose rewrite
+//     containers/image accepts, then the rewritten location; sources whose own
+//     name is blocked are left out (containers/image checks blocked per pull
+//     source). The expected credential for a source is kubelet's first
+//     non-fallback keyring match for the source's name.
 //
 // Run from test/:
 //
-//	go test ./conformance/...                                # CI: fixed seed, -n per area
-//	go test ./conformance -run Generated -args -seed=7 -n=200000   # longer run
+//	go test ./conformance/...                                    # CI: seed 1, 10000 cases per area
+//	go test ./conformance -run Generated -args -seed=7 -n=200000 # a longer run
+//	go test ./conformance -run Curated                           # the curated tables only
 //
-// Flags (after -args): -seed (default 1), -n (cases per area, default 10000),
-// -minimize (shrink disagreements, default true), -maxreport (distinct
-// disagreements reported per area, default 25), -workers (default NumCPU).
+// Flags (after -args): -seed (default 1), -n (cases per area, default
+// 10000), -minimize (shrink disagreements, default true), -maxreport
+// (distinct disagreements reported per area, default 25), -workers (default
+// NumCPU). The binary is $CRIO_CREDENTIAL_PROVIDER_BIN, else
+// ../build/crio-credential-provider relative to test/ (skipped when absent).
 package conformance

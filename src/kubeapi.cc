@@ -167,6 +167,7 @@ ApiResult<Json> ParseBody(const HttpResponse& r, const Target& t) {
 }
 
 // A Secret object into a PullSecret; only the pull-secret key is decoded.
+// Errors only when metadata.name or type has the wrong JSON type.
 ApiResult<PullSecret> ToPullSecret(const Json& obj, const Target& t) {
   PullSecret s;
   const Json* meta = Member(obj, "metadata");
@@ -180,24 +181,15 @@ ApiResult<PullSecret> ToPullSecret(const Json& obj, const Target& t) {
   const char* key = s.type == kDockerConfigJson ? ".dockerconfigjson"
                     : s.type == kDockerCfg      ? ".dockercfg"
                                                 : nullptr;
+  // Bad data (not an object, a value that is not base64) leaves config
+  // empty, as a missing key does: the caller skips that one secret with a
+  // warning instead of failing the whole call.
   const Json* data = Member(obj, "data");
-  if (data != nullptr && !data->is_object()) {
-    return MakeError(Kind::kDecode, t,
-                     "secret \"" + s.name + "\": data is not an object");
-  }
-  if (key != nullptr && data != nullptr) {
+  if (key != nullptr && data != nullptr && data->is_object()) {
     const Json* value = Member(*data, key);
-    if (value != nullptr) {
-      std::optional<std::string> decoded;
-      if (value->is_string()) {
-        decoded = base64_decode(value->get_ref<const std::string&>());
-      }
-      if (!decoded) {
-        return MakeError(Kind::kDecode, t,
-                         "secret \"" + s.name + "\": data[\"" + key +
-                             "\"] is not valid base64");
-      }
-      s.config = std::move(*decoded);
+    if (value != nullptr && value->is_string()) {
+      auto decoded = base64_decode(value->get_ref<const std::string&>());
+      if (decoded) s.config = std::move(*decoded);
     }
   }
   return s;

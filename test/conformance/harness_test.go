@@ -68,8 +68,8 @@ func copyBinary(src string) (string, error) {
 var (
 	binOnce     sync.Once
 	binCopyOnce sync.Once
-	binPath string
-	binErr  error
+	binPath     string
+	binErr      error
 )
 
 // providerBin finds the binary: $CRIO_CREDENTIAL_PROVIDER_BIN, else

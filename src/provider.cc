@@ -55,6 +55,11 @@ Error DescribeApiError(const ApiError& e, const Options& o,
                         "CredentialProviderConfig to an audience the API "
                         "server accepts (its --api-audiences)"};
   if (e.status == 403) {
+    if (node && e.resource == "pods")
+      return Error{"forbidden: pod " + e.ns + "/" + e.name +
+                   " is not bound to this node (" + access.node_name +
+                   "): a node reads only its own pods and their pull secrets; "
+                   "check that --kubeconfig is this node's"};
     if (node)
       return Error{"forbidden: node " + access.node_name + " may not " +
                    e.verb + " " + object +

@@ -129,8 +129,12 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
       if (std::find(names.begin(), names.end(), n) == names.end())
         names.push_back(n);
   } else if (sa_secrets.error().kind == ApiError::Kind::kHttp &&
-             (sa_secrets.error().status == 403 ||
-              sa_secrets.error().status == 404)) {
+             (sa_secrets.error().status == 404 ||
+              // A node may read its pods' service accounts only while the
+              // feature gate for provider tokens is on; the pod's own
+              // secrets still serve.
+              (sa_secrets.error().status == 403 &&
+               o.api_identity == ApiIdentity::kNode))) {
     log.warn("skipping the pull secrets of service account " + pod.ns + "/" +
              sa + ": " +
              DescribeApiError(sa_secrets.error(), o, access, pod).message);

@@ -294,6 +294,16 @@ std::optional<std::string> NormalizeKey(const std::string& key) {
   return url->host;
 }
 
+// kubelet hands out its index.docker.io credentials only for images that
+// name Docker Hub, explicitly or by having no registry host.
+bool IsDefaultRegistryMatch(std::string_view image) {
+  std::string_view first = image.substr(0, image.find('/'));
+  if (first.empty()) return false;
+  if (first.size() == image.size()) return true;
+  if (first == "docker.io" || first == "index.docker.io") return true;
+  return first.find_first_of(".:") == std::string_view::npos;
+}
+
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view name) {
@@ -331,7 +341,7 @@ std::vector<KeyringMatch> keyring_lookup(const Keyring& keyring,
     for (const auto& cred : keyring.credentials.at(key))
       matches.push_back({key, &cred, false});
   }
-  if (!matches.empty()) return matches;
+  if (!matches.empty() || !IsDefaultRegistryMatch(image)) return matches;
   auto fallback = keyring.credentials.find("index.docker.io");
   if (fallback != keyring.credentials.end())
     for (const auto& cred : fallback->second)

@@ -51,7 +51,10 @@ TEST(Keyring, MatchesLikeKubelet) {
       {{"m[^h-j]rror.io"}, "mirror.io/a", {}},
       {{"[bad.io"}, "[bad.io/a", {}},           // malformed glob never matches
       {{"mirror.io:port"}, "mirror.io/a", {}},  // unparsable keys are skipped
-      {{"index.docker.io"}, "quay.io/a", {"fallback:index.docker.io"}},
+      {{"index.docker.io"}, "team/app", {"fallback:index.docker.io"}},
+      {{"index.docker.io"}, "docker.io/team/app", {"fallback:index.docker.io"}},
+      {{"index.docker.io"}, "quay.io/a", {}},  // a registry host: no fallback
+      {{"index.docker.io"}, "localhost:5000/a", {}},
       {{"docker.io"}, "quay.io/a", {}},
   };
   for (const auto& c : cases) {

@@ -198,6 +198,10 @@ Result<std::vector<PullSource>> sources_needing_credentials(
   auto all = credential_sources(*registry, name);
   if (!all) return all.error();
   for (PullSource& s : *all) {
+    // containers/image refuses a source whose own name matches a blocked
+    // entry, whatever entry the image matched.
+    const Registry* own = find_registry(conf, s.reference.name());
+    if (own && own->blocked) continue;
     bool in_scope =
         mirror_scopes.empty() ||
         std::any_of(mirror_scopes.begin(), mirror_scopes.end(),
@@ -215,7 +219,11 @@ std::vector<SourceCredential> choose_credentials(
   for (const PullSource& s : sources) {
     SourceCredential choice{s, std::nullopt};
     for (const KeyringMatch& m : keyring_lookup(keyring, s.reference.name()))
-      if (!m.fallback) {
+      // An auth file entry is base64("user:password"): a user name with a
+      // ':' would be read back split in the wrong place, and basic auth
+      // (RFC 7617) forbids it anyway.
+      if (!m.fallback &&
+          m.credential->username.find(':') == std::string::npos) {
         choice.match = m;
         break;
       }

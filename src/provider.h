@@ -25,8 +25,9 @@ Result<std::vector<PullSource>> sources_needing_credentials(
 struct SourceCredential {
   PullSource source;
   // The first credential kubelet's keyring gives for the source's
-  // repository, never its index.docker.io fallback (that would hand Docker
-  // Hub credentials to a mirror). Null when none matches.
+  // repository, skipping its index.docker.io fallback (that would hand
+  // Docker Hub credentials to a mirror) and user names with a ':' (an auth
+  // file cannot carry them). Empty when none matches.
   std::optional<KeyringMatch> match;
 };
 

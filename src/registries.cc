@@ -18,12 +18,47 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// BurntSushi/toml, which containers/image uses, matches a key to a field
+// exactly or else case-insensitively with Go's strings.EqualFold, whose
+// folding also maps U+017F to 's' and U+212A (Kelvin) to 'k'.
+char32_t FoldRune(std::string_view s, size_t& i) {
+  unsigned char c = s[i];
+  if (c < 0x80) {
+    ++i;
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  }
+  if (s.substr(i, 2) == "\xC5\xBF") {  // U+017F LATIN SMALL LETTER LONG S
+    i += 2;
+    return 's';
+  }
+  if (s.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A KELVIN SIGN
+    i += 3;
+    return 'k';
+  }
+  ++i;
+  return 0x110000 + c;  // any other byte only matches itself
+}
+
+bool GoEqualFold(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size())
+    if (FoldRune(a, i) != FoldRune(b, j)) return false;
+  return i == a.size() && j == b.size();
+}
+
+const toml::node* FindKey(const toml::table& table, std::string_view field) {
+  if (const toml::node* exact = table.get(field)) return exact;
+  for (const auto& [key, value] : table)
+    if (GoEqualFold(key.str(), field)) return &value;
+  return nullptr;
+}
+
 // Reads one optional typed key. BurntSushi/toml (which containers/image uses)
 // rejects a value of the wrong type and ignores unknown keys; so do we.
 template <class T>
 Result<Ok> Get(const toml::table& table, std::string_view key, T& out,
                std::string_view where) {
-  const toml::node* node = table.get(key);
+  const toml::node* node = FindKey(table, key);
   if (!node) return Ok{};
   constexpr bool kBool = std::is_same_v<T, bool>;
   if (kBool ? !node->is_boolean() : !node->is_string())
@@ -35,7 +70,7 @@ Result<Ok> Get(const toml::table& table, std::string_view key, T& out,
 
 Result<Ok> GetStrings(const toml::table& table, std::string_view key,
                       std::vector<std::string>& out, bool& present) {
-  const toml::node* node = table.get(key);
+  const toml::node* node = FindKey(table, key);
   present = node != nullptr;
   if (!node) return Ok{};
   const toml::array* array = node->as_array();
@@ -76,19 +111,21 @@ Result<Endpoint> ParseEndpoint(const toml::table& table, std::string_view where,
 // The v1 format ([registries.search] registries = [...]) is an error when
 // any of its lists is set, even to an empty list.
 bool HasV1Fields(const toml::table& root) {
-  const toml::node* node = root.get("registries");
+  const toml::node* node = FindKey(root, "registries");
   if (!node) return false;
   const toml::table* v1 = node->as_table();
   if (!v1) return true;  // not even the v1 shape: reject as BurntSushi does
   for (const char* section : {"search", "insecure", "block"}) {
-    const toml::table* t = v1->get_as<toml::table>(section);
-    if (t && t->get("registries")) return true;
+    const toml::node* n = FindKey(*v1, section);
+    if (!n) continue;
+    const toml::table* t = n->as_table();
+    if (!t || FindKey(*t, "registries")) return true;
   }
   return false;
 }
 
 Result<Ok> CheckAliases(const toml::table& root) {
-  const toml::node* node = root.get("aliases");
+  const toml::node* node = FindKey(root, "aliases");
   if (!node) return Ok{};
   const toml::table* aliases = node->as_table();
   if (!aliases) return Error{"aliases must be a table"};
@@ -127,7 +164,7 @@ Result<RegistriesConf> Parse(std::string_view text) {
     return Error{"registries.conf must be in v2 format but is in v1"};
 
   RegistriesConf conf;
-  if (const toml::node* node = root.get("registry")) {
+  if (const toml::node* node = FindKey(root, "registry")) {
     const toml::array* array = node->as_array();
     if (!array)
       return Error{"registry must be an array of tables ([[registry]])"};
@@ -162,7 +199,7 @@ Result<RegistriesConf> Parse(std::string_view text) {
         return Error{
             "pull-from-mirror must not be set for a non-mirror registry \"" +
             reg.prefix + "\""};
-      if (const toml::node* mirrors = table->get("mirror")) {
+      if (const toml::node* mirrors = FindKey(*table, "mirror")) {
         const toml::array* list = mirrors->as_array();
         if (!list)
           return Error{
@@ -438,18 +475,21 @@ Result<std::vector<PullSource>> pull_sources(const Registry& registry,
 
 Result<std::vector<PullSource>> credential_sources(const Registry& registry,
                                                    const Reference& name) {
+  std::vector<const Endpoint*> endpoints;
+  for (const Endpoint& m : registry.mirrors) endpoints.push_back(&m);
+  endpoints.push_back(&registry.endpoint);
   std::vector<PullSource> sources;
-  if (registry.blocked) return sources;
-  for (const Endpoint& m : registry.mirrors) {
-    auto rewritten = Rewrite(m, name, registry.prefix);
-    if (!rewritten) return rewritten.error();
-    sources.push_back({m, std::move(*rewritten), true});
-  }
-  if (!registry.endpoint.location.empty() &&
-      registry.endpoint.location != registry.prefix) {
-    auto rewritten = Rewrite(registry.endpoint, name, registry.prefix);
-    if (!rewritten) return rewritten.error();
-    sources.push_back({registry.endpoint, std::move(*rewritten), false});
+  for (const Endpoint* e : endpoints) {
+    // A location that cannot take the repository (e.g. a mirror
+    // "localhost:5000" for "x.io/nginx") is never pulled from: containers/image
+    // fails that attempt, so it needs no credential.
+    auto rewritten = Rewrite(*e, name, registry.prefix);
+    if (!rewritten) continue;
+    bool mirror = e != &registry.endpoint;
+    // The registry's own location needs our credentials only where it
+    // rewrites the name; otherwise it is the source kubelet already serves.
+    if (!mirror && rewritten->name() == name.name()) continue;
+    sources.push_back({*e, std::move(*rewritten), mirror});
   }
   return sources;
 }

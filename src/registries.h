@@ -70,7 +70,9 @@ Result<std::vector<PullSource>> pull_sources(const Registry& registry,
 
 // The sources a pull of repository `name` may reach whatever its tag or
 // digest, that need credentials we can provide: every mirror, and the
-// registry's location when it rewrites the prefix. Empty if blocked.
+// registry's location when it rewrites the prefix. Locations that cannot
+// take the name are left out. `blocked` is not applied here: containers/image
+// checks it against each source's own name (see find_registry).
 Result<std::vector<PullSource>> credential_sources(const Registry& registry,
                                                    const Reference& name);
 

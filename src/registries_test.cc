@@ -190,7 +190,36 @@ location = "m.io/blocked"
   EXPECT_TRUE(Sources(conf, "example.com/x:1").empty());  // subdomains only
   EXPECT_EQ(CredentialSources(conf, "a.example.com/x"),
             (std::vector<std::string>{"m.io/ex/x"}));
-  EXPECT_TRUE(CredentialSources(conf, "blocked.io/x").empty());
+  // Blocked applies to each source's own name, not to the matched entry.
+  EXPECT_EQ(CredentialSources(conf, "blocked.io/x"),
+            (std::vector<std::string>{"m.io/blocked/x"}));
+}
+
+TEST(Registries, UnrewritableSourcesNeedNoCredentials) {
+  auto conf = MustParse(R"(
+[[registry]]
+location = "x.io/nginx"
+[[registry.mirror]]
+location = "localhost:5000"
+[[registry.mirror]]
+location = "m.io/nginx"
+)");
+  EXPECT_EQ(CredentialSources(conf, "x.io/nginx"),
+            (std::vector<std::string>{"m.io/nginx"}));
+}
+
+TEST(Registries, KeysMatchCaseInsensitivelyLikeGo) {
+  auto conf = MustParse(
+      "[[Registry]]\nLOCATION = \"a.io\"\nInsecure = true\n\"bloc\xE2\x84\xAA"
+      "ed\" = true\n"
+      "[[Registry.MIRROR]]\nLocation = \"m.io\"\n");
+  ASSERT_EQ(conf.registries.size(), 1u);
+  EXPECT_TRUE(conf.registries[0].endpoint.insecure);
+  EXPECT_TRUE(conf.registries[0].blocked);  // U+212A KELVIN SIGN folds to k
+  ASSERT_EQ(conf.registries[0].mirrors.size(), 1u);
+  EXPECT_FALSE(
+      parse_registries("[Registries.Search]\nregistries = []\n", "x").ok());
+  EXPECT_FALSE(parse_registries("Short-Name-Mode = \"bogus\"\n", "x").ok());
 }
 
 TEST(Registries, LocationWithin) {

@@ -24,7 +24,11 @@
 //     containers/image accepts, then the rewritten location; sources whose own
 //     name is blocked are left out (containers/image checks blocked per pull
 //     source). The expected credential for a source is kubelet's first
-//     non-fallback keyring match for the source's name.
+//     non-fallback keyring match for the source's name whose user name has no
+//     ':' (an auth file entry cannot carry one). A source that gets no
+//     credential of ours must read from our file what it reads from the
+//     global one, or a credential kubelet's keyring also offers it (a deeper
+//     repository on a mirror's host finds that mirror's entry).
 //
 // Run from test/:
 //
@@ -36,5 +40,6 @@
 // 10000), -minimize (shrink disagreements, default true), -maxreport
 // (distinct disagreements reported per area, default 25), -workers (default
 // NumCPU). The binary is $CRIO_CREDENTIAL_PROVIDER_BIN, else
-// ../build/crio-credential-provider relative to test/ (skipped when absent).
+// ../build/crio-credential-provider relative to test/ (a missing binary fails
+// the suite).
 package conformance

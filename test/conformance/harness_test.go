@@ -100,9 +100,6 @@ func providerBin(t testing.TB) string {
 		}
 	})
 	if binErr != nil {
-		if errors.Is(binErr, errSkip) {
-			t.Skip(binErr)
-		}
 		t.Fatal(binErr)
 	}
 	return binPath

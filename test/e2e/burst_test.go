@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"crio-credential-provider/test/internal/nodeapi"
@@ -24,7 +25,7 @@ func TestBurst(t *testing.T) {
 	creds := map[string]testbed.Cred{}
 	var all []testbed.Cred
 	for n := 0; n < namespaces; n++ {
-		ns := fmt.Sprintf("burst-%d", n)
+		ns := e.Namespace(fmt.Sprintf("burst-%d", n))
 		creds[ns] = testbed.Cred{Username: ns + "-robot", Password: fmt.Sprintf("pass-%d", n)}
 		all = append(all, creds[ns])
 	}
@@ -34,7 +35,6 @@ func TestBurst(t *testing.T) {
 
 	var pulls []nodeapi.Pull
 	for ns, c := range creds {
-		e.Namespace(ns)
 		e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: c}))
 		e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
 		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
@@ -59,7 +59,7 @@ func TestBurst(t *testing.T) {
 			}
 		}
 		assertPulledFrom(t, r, "mirror", providerError(res.KubeletLog))
-		assertAuthFileUsed(t, r, mirror.Host, creds[r.Pull.Namespace], others...)
+		assertAuthFileUsed(t, r, mirror.Host+"/team/"+strings.TrimSuffix(strings.TrimPrefix(r.Pull.Image, "docker.io/team/"), ":1"), creds[r.Pull.Namespace], others...)
 	}
 	assertNoLeftovers(t, e)
 	served := map[string]int{}

@@ -105,10 +105,11 @@ func assertPulledFrom(t *testing.T, r nodeapi.Result, origin string, log string)
 	}
 }
 
-// assertAuthFileUsed checks that CRI-O found the namespaced auth file,
-// consumed it, and that it holds exactly want for key (and no credentials
-// of the forbidden users).
-func assertAuthFileUsed(t *testing.T, r nodeapi.Result, key string, want testbed.Cred, forbidden ...string) {
+// assertAuthFileUsed checks that CRI-O found the namespaced auth file and
+// consumed it, that the entry containers/image picks for repo (host/path of
+// the repository actually pulled, see authEntryFor) holds want, and that no
+// entry holds the credentials of the forbidden users.
+func assertAuthFileUsed(t *testing.T, r nodeapi.Result, repo string, want testbed.Cred, forbidden ...string) {
 	t.Helper()
 	if !r.AuthFile.Found {
 		t.Fatalf("no namespaced auth file %s for %s/%s (image %s)", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod, r.Pull.Image)
@@ -117,15 +118,27 @@ func assertAuthFileUsed(t *testing.T, r nodeapi.Result, key string, want testbed
 		t.Errorf("in-use auth file %s was not removed", r.AuthFile.InUsePath)
 	}
 	entries := authEntries(t, r.AuthFile.Content)
-	if got, ok := entries[key]; !ok || got != want {
-		t.Errorf("auth file for %s/%s: entry %q = %+v (present %v), want %+v\nfile: %s", r.Pull.Namespace, r.Pull.Pod, key, got, ok, want, r.AuthFile.Content)
+	key, got, ok := authEntryFor(entries, repo)
+	if !ok {
+		t.Errorf("auth file for %s/%s has no entry for %s: %s", r.Pull.Namespace, r.Pull.Pod, repo, r.AuthFile.Content)
+	} else if got != want {
+		t.Errorf("auth file for %s/%s: %q (used for %s) = %+v, want %+v", r.Pull.Namespace, r.Pull.Pod, key, repo, got, want)
 	}
-	for k, c := range entries {
-		for _, f := range forbidden {
-			if c.Username == f {
-				t.Errorf("auth file for namespace %s holds %s's credentials under %q", r.Pull.Namespace, f, k)
-			}
+	assertNoCredsFor(t, r, forbidden...)
+}
+
+// authEntryFor is containers/image's lookup: host/ns1/ns2/repo, then the
+// shorter paths, then host.
+func authEntryFor(entries map[string]testbed.Cred, repo string) (string, testbed.Cred, bool) {
+	for key := repo; ; {
+		if c, ok := entries[key]; ok {
+			return key, c, true
 		}
+		i := strings.LastIndex(key, "/")
+		if i < 0 {
+			return "", testbed.Cred{}, false
+		}
+		key = key[:i]
 	}
 }
 
@@ -172,34 +185,6 @@ location = "%[2]s/%[3]s"
 `, src.Host, mirror.Host, path)
 }
 
-// assertAuthFor checks that, for a pull of repo (host/path/name), the auth
-// file's entry that containers/image would pick (longest matching
-// host[/path] key) holds want.
-func assertAuthFor(t *testing.T, r nodeapi.Result, repo string, want testbed.Cred) {
-	t.Helper()
-	if !r.AuthFile.Found {
-		t.Fatalf("no namespaced auth file %s for %s/%s (image %s)", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod, r.Pull.Image)
-	}
-	if !r.InUseRemoved {
-		t.Errorf("in-use auth file %s was not removed", r.AuthFile.InUsePath)
-	}
-	entries := authEntries(t, r.AuthFile.Content)
-	for key := repo; ; {
-		if got, ok := entries[key]; ok {
-			if got != want {
-				t.Errorf("auth file for %s/%s: %q (used for %s) = %+v, want %+v", r.Pull.Namespace, r.Pull.Pod, key, repo, got, want)
-			}
-			return
-		}
-		i := strings.LastIndex(key, "/")
-		if i < 0 {
-			break
-		}
-		key = key[:i]
-	}
-	t.Errorf("auth file for %s/%s has no entry for %s: %s", r.Pull.Namespace, r.Pull.Pod, repo, r.AuthFile.Content)
-}
-
 // assertNoCredsFor checks that no auth file gave the pull any of users.
 func assertNoCredsFor(t *testing.T, r nodeapi.Result, users ...string) {
 	t.Helper()
@@ -219,9 +204,15 @@ func assertNoCredsFor(t *testing.T, r nodeapi.Result, users ...string) {
 // error (kubelet logs the plugin's stderr when it fails).
 func providerError(log string) string {
 	var out []string
+	in := false
 	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, "Failed to provide credentials for image") {
+		switch {
+		case strings.Contains(l, "Failed to provide credentials for image"):
 			out = append(out, l)
+			in = strings.HasSuffix(l, "err=<")
+		case in:
+			out = append(out, l)
+			in = strings.TrimSpace(l) != ">"
 		}
 	}
 	return strings.Join(out, "\n")
@@ -237,6 +228,7 @@ func assertProviderError(t *testing.T, e *testbed.Env, r nodeapi.Result, log str
 	if msg == "" {
 		t.Fatalf("kubelet logged no provider failure for %s/%s; kubelet log:\n%s", r.Pull.Namespace, r.Pull.Pod, log)
 	}
+	t.Logf("provider failure as kubelet logs it:\n%s", msg)
 	if !strings.Contains(msg, "crio-credential-provider: error:") {
 		t.Errorf("provider stderr is not `crio-credential-provider: error: <what>: <fix>`:\n%s", msg)
 	}

@@ -20,8 +20,8 @@ func TestSecretsModes(t *testing.T) {
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{cred}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
 
-	setup := func(ns string, referenced bool, rules func() []rbacv1.PolicyRule) {
-		e.Namespace(ns)
+	setup := func(name string, referenced bool, rules func() []rbacv1.PolicyRule) string {
+		ns := e.Namespace(name)
 		e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: cred}))
 		if referenced {
 			e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
@@ -31,37 +31,38 @@ func TestSecretsModes(t *testing.T) {
 		}
 		_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 		e.Must(err)
+		return ns
 	}
 	// namespace mode: the secret is referenced by nobody.
-	setup("mode-namespace", false, testbed.NamespaceModeRules)
-	setup("mode-namespace-norbac", false, nil)
-	setup("mode-pod", true, testbed.PodModeRules)
-	setup("mode-pod-norbac", true, nil)
+	nsMode := setup("mode-namespace", false, testbed.NamespaceModeRules)
+	nsModeNoRBAC := setup("mode-namespace-norbac", false, nil)
+	podMode := setup("mode-pod", true, testbed.PodModeRules)
+	podModeNoRBAC := setup("mode-pod-norbac", true, nil)
 
 	nsDriver := e.StartDriver(testbed.DriverConfig{Args: []string{"--secrets=namespace"}})
 	podDriver := e.StartDriver(testbed.DriverConfig{Args: []string{"--secrets=pod"}})
 
 	t.Run("namespace", func(t *testing.T) {
-		r, log := nsDriver.PullOne("mode-namespace", "app", "docker.io/team/app:1")
+		r, log := nsDriver.PullOne(nsMode, "app", "docker.io/team/app:1")
 		assertPulledFrom(t, r, "mirror", log)
-		assertAuthFileUsed(t, r, mirror.Host, cred)
+		assertAuthFileUsed(t, r, mirror.Host+"/team/app", cred)
 	})
 	t.Run("pod", func(t *testing.T) {
-		r, log := podDriver.PullOne("mode-pod", "app", "docker.io/team/app:1")
+		r, log := podDriver.PullOne(podMode, "app", "docker.io/team/app:1")
 		assertPulledFrom(t, r, "mirror", log)
-		assertAuthFileUsed(t, r, mirror.Host, cred)
+		assertAuthFileUsed(t, r, mirror.Host+"/team/app", cred)
 	})
 	t.Run("namespace-without-role", func(t *testing.T) {
-		r, log := nsDriver.PullOne("mode-namespace-norbac", "app", "docker.io/team/app:1")
+		r, log := nsDriver.PullOne(nsModeNoRBAC, "app", "docker.io/team/app:1")
 		// The first call is GET pod: either permission may be named first.
 		assertProviderError(t, e, r, log, "forbidden|permission", "pods|secrets", "get|list",
-			"system:serviceaccount:mode-namespace-norbac:default|mode-namespace-norbac")
+			"system:serviceaccount:"+nsModeNoRBAC+":default|"+nsModeNoRBAC)
 		assertPulledFrom(t, r, "source", log)
 	})
 	t.Run("pod-without-role", func(t *testing.T) {
-		r, log := podDriver.PullOne("mode-pod-norbac", "app", "docker.io/team/app:1")
+		r, log := podDriver.PullOne(podModeNoRBAC, "app", "docker.io/team/app:1")
 		assertProviderError(t, e, r, log, "forbidden|permission", "pods|serviceaccounts|secrets", "get",
-			"system:serviceaccount:mode-pod-norbac:default|mode-pod-norbac")
+			"system:serviceaccount:"+podModeNoRBAC+":default|"+podModeNoRBAC)
 		assertPulledFrom(t, r, "source", log)
 	})
 	assertNoLeftovers(t, e)

@@ -28,7 +28,7 @@ location = "%s/internal/acme"
 	d := e.StartDriver(testbed.DriverConfig{})
 	r, log := d.PullOne(ns, "tool", "quay.io/acme/tool:2")
 	assertPulledFrom(t, r, "rewritten", log)
-	assertAuthFor(t, r, target.Host+"/internal/acme/tool", cred)
+	assertAuthFileUsed(t, r, target.Host+"/internal/acme/tool", cred)
 	assertNoLeftovers(t, e)
 	if u, refused := mirrorUsers(target, "internal/acme/tool"); len(u) == 0 || u[0] != cred.Username || refused != 0 {
 		t.Errorf("rewritten location served %v (refused %d), want %s", u, refused, cred.Username)
@@ -99,7 +99,7 @@ location = "%[2]s/team-b"
 		t.Run(c.pod, func(t *testing.T) {
 			r, log := d.PullOne(ns, c.pod, c.image)
 			assertPulledFrom(t, r, c.origin, log)
-			assertAuthFor(t, r, c.reg.Host+"/"+c.repo, c.cred)
+			assertAuthFileUsed(t, r, c.reg.Host+"/"+c.repo, c.cred)
 			assertNoCredsFor(t, r, c.notUsers...)
 			if u, refused := mirrorUsers(c.reg, c.repo); len(u) == 0 || u[0] != c.cred.Username || refused != 0 {
 				t.Errorf("%s served %s to %v (refused %d), want %s", c.reg.Opts.Name, c.repo, u, refused, c.cred.Username)

@@ -19,10 +19,14 @@ func TestTwoTenants(t *testing.T) {
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha, beta}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
 
-	tenants := map[string]*testbed.Cred{"tenants-alpha": &alpha, "tenants-beta": &beta, "tenants-gamma": nil}
+	nsOf := map[string]string{}
 	var pulls []nodeapi.Pull
-	for ns, c := range tenants {
-		e.Namespace(ns)
+	for _, tenant := range []struct {
+		name string
+		c    *testbed.Cred
+	}{{"tenants-alpha", &alpha}, {"tenants-beta", &beta}, {"tenants-gamma", nil}} {
+		ns, c := e.Namespace(tenant.name), tenant.c
+		nsOf[ns] = tenant.name
 		if c != nil {
 			e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: *c}))
 			e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
@@ -36,13 +40,13 @@ func TestTwoTenants(t *testing.T) {
 	d := e.StartDriver(testbed.DriverConfig{})
 	res := d.Pull(pulls...)
 	for _, r := range res.Results {
-		switch r.Pull.Namespace {
+		switch nsOf[r.Pull.Namespace] {
 		case "tenants-alpha":
 			assertPulledFrom(t, r, "mirror", res.KubeletLog)
-			assertAuthFileUsed(t, r, mirror.Host, alpha, beta.Username)
+			assertAuthFileUsed(t, r, mirror.Host+"/team/app", alpha, beta.Username)
 		case "tenants-beta":
 			assertPulledFrom(t, r, "mirror", res.KubeletLog)
-			assertAuthFileUsed(t, r, mirror.Host, beta, alpha.Username)
+			assertAuthFileUsed(t, r, mirror.Host+"/team/app", beta, alpha.Username)
 		case "tenants-gamma":
 			assertPulledFrom(t, r, "source", res.KubeletLog)
 			assertNoCredsFor(t, r, alpha.Username, beta.Username)
@@ -86,7 +90,7 @@ func TestRotation(t *testing.T) {
 	d := e.StartDriver(testbed.DriverConfig{DefaultCacheDuration: "10m"})
 	r, log := d.PullOne(ns, "app", "docker.io/team/app:1")
 	assertPulledFrom(t, r, "mirror", log)
-	assertAuthFileUsed(t, r, mirror.Host, old)
+	assertAuthFileUsed(t, r, mirror.Host+"/team/app", old)
 
 	// Rotate: the mirror first (old password stops working), then the Secret.
 	e.Must(mirror.SetUsers(users(rotated)))
@@ -97,7 +101,7 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("second pull found no fresh auth file: kubelet did not run the provider again (cached response?)\nkubelet log:\n%s", log)
 	}
 	assertPulledFrom(t, r, "mirror", log)
-	assertAuthFileUsed(t, r, mirror.Host, rotated)
+	assertAuthFileUsed(t, r, mirror.Host+"/team/app", rotated)
 	assertNoLeftovers(t, e)
 	if u, _ := mirrorUsers(mirror, "team/app"); len(u) < 2 || u[len(u)-1] != rotated.Username {
 		t.Errorf("mirror served %v, want %s twice", u, rotated.Username)
@@ -122,7 +126,7 @@ func TestRevocation(t *testing.T) {
 	d := e.StartDriver(testbed.DriverConfig{})
 	r, log := d.PullOne(ns, "app", "docker.io/team/app:1")
 	assertPulledFrom(t, r, "mirror", log)
-	assertAuthFileUsed(t, r, mirror.Host, cred)
+	assertAuthFileUsed(t, r, mirror.Host+"/team/app", cred)
 
 	e.Must(e.CP.DeleteSecret(ns, "mirror-creds"))
 	_, refusedBefore := mirrorUsers(mirror, "team/app")

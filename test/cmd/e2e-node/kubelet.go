@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,12 @@ func runKubelet(args []string) error {
 	_ = klogFlags.Set("logtostderr", "false")
 	_ = klogFlags.Set("alsologtostderr", "false")
 	_ = klogFlags.Set("v", *verbosity)
-	klog.SetOutput(logs)
+	// One copy of each line: klog writes an error to the ERROR, WARNING and
+	// INFO outputs when it does not log to stderr.
+	klog.SetOutputBySeverity("INFO", logs)
+	for _, sev := range []string{"WARNING", "ERROR", "FATAL"} {
+		klog.SetOutputBySeverity(sev, io.Discard)
+	}
 
 	restConfig, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {

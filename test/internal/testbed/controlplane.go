@@ -181,6 +181,20 @@ func (cp *ControlPlane) startEtcd() error {
 // etcd. The control plane's main server is one; tests may start another one
 // to stop it.
 func (cp *ControlPlane) StartAPIServer() (*APIServer, error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var s *APIServer
+		if s, err = cp.startAPIServer(); err == nil {
+			return s, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	return nil, err
+}
+
+func (cp *ControlPlane) startAPIServer() (*APIServer, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -355,6 +369,55 @@ type Node struct {
 	KeyPath    string
 	Client     kubernetes.Interface
 	REST       *rest.Config
+	Server     string
+	CAFile     string
+}
+
+// KubeconfigInline writes a kubeconfig for the node with inline
+// certificate-authority-data, client-certificate-data and client-key-data.
+func (n *Node) KubeconfigInline(path string) error {
+	ca, err := os.ReadFile(n.CAFile)
+	if err != nil {
+		return err
+	}
+	cert, err := os.ReadFile(n.CertPath)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(n.KeyPath)
+	if err != nil {
+		return err
+	}
+	user := "system:node:" + n.Name
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: n.Server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: user}
+	cfg.CurrentContext = "e2e"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// KubeconfigRotatedPEM writes what a kubelet with certificate rotation has:
+// dir/pki/kubelet-client-current.pem (certificate and key in one file)
+// named as both client-certificate and client-key of dir/kubeconfig.
+func (n *Node) KubeconfigRotatedPEM(dir string) (string, error) {
+	cert, err := os.ReadFile(n.CertPath)
+	if err != nil {
+		return "", err
+	}
+	key, err := os.ReadFile(n.KeyPath)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o755); err != nil {
+		return "", err
+	}
+	pem := filepath.Join(dir, "pki", "kubelet-client-current.pem")
+	if err := os.WriteFile(pem, append(append(cert, '\n'), key...), 0o600); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, writeKubeconfig(path, n.Server, n.CAFile, pem, pem, "default-auth")
 }
 
 // Node returns (creating on first use) the node identity name.
@@ -372,7 +435,8 @@ func (cp *ControlPlane) Node(name string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Name: name, Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), CertPath: kp.CertPath, KeyPath: kp.KeyPath}
+	n := &Node{Name: name, Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), CertPath: kp.CertPath, KeyPath: kp.KeyPath,
+		Server: cp.main.URL, CAFile: cp.CA.CertPath}
 	if err := writeKubeconfig(n.Kubeconfig, cp.main.URL, cp.CA.CertPath, kp.CertPath, kp.KeyPath, "system:node:"+name); err != nil {
 		return nil, err
 	}
@@ -391,7 +455,21 @@ func (cp *ControlPlane) Node(name string) (*Node, error) {
 	return n, nil
 }
 
-// WriteKubeconfigFor writes a kubeconfig for a client certificate.
+// NodeKubeconfigExpiring writes dir/kubeconfig for system:node:<name> with
+// a fresh client certificate valid until notAfter (in the past: expired).
+func (cp *ControlPlane) NodeKubeconfigExpiring(name, dir string, notAfter time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	kp, err := cp.CA.Issue(dir, "kubelet-client", "system:node:"+name, []string{"system:nodes"}, nil, notAfter)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, writeKubeconfig(path, cp.main.URL, cp.CA.CertPath, kp.CertPath, kp.KeyPath, "system:node:"+name)
+}
+
+// writeKubeconfig writes a kubeconfig for a client certificate.
 func writeKubeconfig(path, server, caFile, certFile, keyFile, user string) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}

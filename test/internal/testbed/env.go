@@ -140,11 +140,23 @@ func (e *Env) Push(reg *Registry, origin string, cred *Cred, repos ...string) {
 	}
 }
 
-// Namespace creates a namespace named prefix-<n> (unique in the bed).
+// Namespace creates a new namespace called name, or name-2, name-3, ...
+// when the control plane already has one (go test -count=N, reruns: without
+// a namespace controller, deleted namespaces never go away). Use the
+// returned name.
 func (e *Env) Namespace(name string) string {
 	e.T.Helper()
-	e.Must(e.CP.CreateNamespace(name))
-	return name
+	for i := 1; ; i++ {
+		ns := name
+		if i > 1 {
+			ns = fmt.Sprintf("%s-%d", name, i)
+		}
+		created, err := e.CP.CreateFreshNamespace(ns)
+		e.Must(err)
+		if created {
+			return ns
+		}
+	}
 }
 
 // Node returns the node identity name (created on first use).

@@ -26,6 +26,19 @@ func (cp *ControlPlane) CreateNamespace(ns string) error {
 	return cp.CreateServiceAccount(ns, "default")
 }
 
+// CreateFreshNamespace creates ns and its default service account; it
+// returns false when ns exists already.
+func (cp *ControlPlane) CreateFreshNamespace(ns string) (bool, error) {
+	_, err := cp.Admin.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, cp.CreateServiceAccount(ns, "default")
+}
+
 // CreateServiceAccount creates a service account referencing pullSecrets.
 func (cp *ControlPlane) CreateServiceAccount(ns, name string, pullSecrets ...string) error {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}

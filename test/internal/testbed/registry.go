@@ -70,13 +70,24 @@ func StartRegistry(dir string, opts RegistryOptions) (*Registry, error) {
 			return nil, err
 		}
 	}
-	if err := r.writeConfig(); err != nil {
-		return nil, err
+	// A port picked by FreePort may be taken before the registry binds it
+	// (the machine is shared): try a few.
+	for attempt := 1; ; attempt++ {
+		if err := r.writeConfig(); err != nil {
+			return nil, err
+		}
+		err := r.start()
+		if err == nil {
+			return r, nil
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+		if r.Port, err = FreePort(); err != nil {
+			return nil, err
+		}
+		r.Host = fmt.Sprintf("127.0.0.1:%d", r.Port)
 	}
-	if err := r.start(); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // URL is the registry's base URL (https:// or http://).
@@ -127,6 +138,9 @@ func (r *Registry) writeHtpasswd() error {
 func (r *Registry) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return fmt.Errorf("registry %s already running", r.Opts.Name)
+	}
 	f, err := os.OpenFile(r.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -157,8 +171,16 @@ func (r *Registry) start() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
+			f.Close()
+			r.cmd = nil
 			return fmt.Errorf("docker-registry %s exited: %s", r.Opts.Name, tail(r.LogPath, 20))
 		default:
+		}
+		// Probe only once this process listens: the port might have been
+		// taken by someone else's server meanwhile.
+		if b, _ := os.ReadFile(r.LogPath); !strings.Contains(string(b), "listening on "+r.Host) {
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
 		resp, err := client.Get(r.URL() + "/v2/")
 		if err == nil {
@@ -169,6 +191,10 @@ func (r *Registry) start() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	cmd.Process.Kill() //nolint:errcheck
+	<-done
+	f.Close()
+	r.cmd = nil
 	return fmt.Errorf("docker-registry %s not ready: %s", r.Opts.Name, tail(r.LogPath, 20))
 }
 

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "base64.h"
 #include "gtest/gtest.h"
 #include "kubeapi.h"
 
@@ -923,15 +924,6 @@ ApiConfig ApiTo(const TestServer& server, int timeout_ms = 10000) {
   return c;
 }
 
-std::string B64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 TEST(ApiSession, GetPodAndServiceAccount) {
   TestServer server(ServeWith(TestPki().server),
                     [](const std::string& head, int, int) {
@@ -978,7 +970,7 @@ TEST(ApiSession, SecretsTable) {
                          R"({"kind":"SecretList","items":[
               {"metadata":{"name":"s1"},"type":"kubernetes.io/dockerconfigjson",
                "data":{".dockerconfigjson":")" +
-                             B64(cfgjson) + R"("}},
+                             base64_encode(cfgjson) + R"("}},
               {"metadata":{"name":"s2"},"type":"kubernetes.io/dockerconfigjson",
                "data":{}},
               {"metadata":{"name":"s3"},"type":"kubernetes.io/dockerconfigjson",
@@ -989,7 +981,7 @@ TEST(ApiSession, SecretsTable) {
                          R"({"kind":"SecretList","items":[
               {"metadata":{"name":"old"},"type":"kubernetes.io/dockercfg",
                "data":{".dockercfg":")" +
-                             B64(cfg) + R"("}}]})");
+                             base64_encode(cfg) + R"("}}]})");
         }
         if (line.find("/secrets/gone ") != std::string::npos) {
           return Respond(
@@ -1005,7 +997,7 @@ TEST(ApiSession, SecretsTable) {
                        R"({"metadata":{"name":"one"},
             "type":"kubernetes.io/dockerconfigjson",
             "data":{".dockerconfigjson":")" +
-                           B64(cfgjson) + R"("}})");
+                           base64_encode(cfgjson) + R"("}})");
       });
   ASSERT_TRUE(server.ok());
   ApiSession api(ApiTo(server));

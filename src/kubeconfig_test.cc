@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "base64.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -88,15 +89,6 @@ Identity MakeIdentity(const std::string& cn, const std::string& not_before = "",
   return id;
 }
 
-std::string B64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 struct Material {
   Identity ca = MakeIdentity("kubernetes", "", "", true);
   Identity node = MakeIdentity("system:node:node1");
@@ -147,7 +139,8 @@ const char kServer[] = "https://10.0.0.1:6443";
 
 std::string ClusterData() {
   return std::string("{server: '") + kServer +
-         "', certificate-authority-data: " + B64(M().ca.cert_pem) + "}";
+         "', certificate-authority-data: " + base64_encode(M().ca.cert_pem) +
+         "}";
 }
 
 TEST(LoadKubeconfig, VariantsTable) {
@@ -165,10 +158,10 @@ TEST(LoadKubeconfig, VariantsTable) {
   const Case cases[] = {
       {"inline data",
        [&](const TempDir&) {
-         return Kubeconfig(ClusterData(),
-                           "{client-certificate-data: " + B64(m.node.cert_pem) +
-                               ", client-key-data: " + B64(m.node.key_pem) +
-                               "}");
+         return Kubeconfig(
+             ClusterData(),
+             "{client-certificate-data: " + base64_encode(m.node.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.node.key_pem) + "}");
        },
        "kubeconfig", m.ca.cert_pem, m.node.cert_pem, m.node.key_pem, false},
       {"absolute files",
@@ -219,28 +212,30 @@ TEST(LoadKubeconfig, VariantsTable) {
        [&](const TempDir&) {
          return Kubeconfig(ClusterData(),
                            "{client-certificate-data: " +
-                               B64(m.node.cert_pem + m.node.key_pem) + "}");
+                               base64_encode(m.node.cert_pem + m.node.key_pem) +
+                               "}");
        },
        "kubeconfig", m.ca.cert_pem, m.node.cert_pem, m.node.key_pem, false},
       {"data wins over a file",
        [&](const TempDir&) {
-         return Kubeconfig(std::string("{server: '") + kServer +
-                               "', certificate-authority: /nonexistent/ca.crt, "
-                               "certificate-authority-data: " +
-                               B64(m.ca.cert_pem) + "}",
-                           "{client-certificate: /nonexistent/a, client-key: "
-                           "/nonexistent/b, client-certificate-data: " +
-                               B64(m.node.cert_pem) + ", client-key-data: " +
-                               B64(m.node.key_pem) + "}");
+         return Kubeconfig(
+             std::string("{server: '") + kServer +
+                 "', certificate-authority: /nonexistent/ca.crt, "
+                 "certificate-authority-data: " +
+                 base64_encode(m.ca.cert_pem) + "}",
+             "{client-certificate: /nonexistent/a, client-key: "
+             "/nonexistent/b, client-certificate-data: " +
+                 base64_encode(m.node.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.node.key_pem) + "}");
        },
        "kubeconfig", m.ca.cert_pem, m.node.cert_pem, m.node.key_pem, false},
       {"no CA, insecure",
        [&](const TempDir&) {
-         return Kubeconfig(std::string("{server: '") + kServer +
-                               "', insecure-skip-tls-verify: true}",
-                           "{client-certificate-data: " + B64(m.node.cert_pem) +
-                               ", client-key-data: " + B64(m.node.key_pem) +
-                               "}");
+         return Kubeconfig(
+             std::string("{server: '") + kServer +
+                 "', insecure-skip-tls-verify: true}",
+             "{client-certificate-data: " + base64_encode(m.node.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.node.key_pem) + "}");
        },
        "kubeconfig", "", m.node.cert_pem, m.node.key_pem, true},
   };
@@ -262,8 +257,8 @@ TEST(LoadKubeconfig, VariantsTable) {
 TEST(LoadKubeconfig, ErrorsTable) {
   const Material& m = M();
   const std::string user_ok =
-      "{client-certificate-data: " + B64(m.node.cert_pem) +
-      ", client-key-data: " + B64(m.node.key_pem) + "}";
+      "{client-certificate-data: " + base64_encode(m.node.cert_pem) +
+      ", client-key-data: " + base64_encode(m.node.key_pem) + "}";
   struct Case {
     std::string name;
     std::function<std::string(const TempDir&)> setup;  // nullptr: no file
@@ -297,9 +292,9 @@ TEST(LoadKubeconfig, ErrorsTable) {
        "cluster \"missing\" not found in clusters"},
       {"cluster without server",
        [&](const TempDir&) {
-         return Kubeconfig(
-             "{certificate-authority-data: " + B64(m.ca.cert_pem) + "}",
-             user_ok);
+         return Kubeconfig("{certificate-authority-data: " +
+                               base64_encode(m.ca.cert_pem) + "}",
+                           user_ok);
        },
        "cluster \"c\" has no server"},
       {"CA file missing",
@@ -311,10 +306,10 @@ TEST(LoadKubeconfig, ErrorsTable) {
        "missing-ca.crt: No such file or directory"},
       {"CA data not PEM",
        [&](const TempDir&) {
-         return Kubeconfig(
-             std::string("{server: '") + kServer +
-                 "', certificate-authority-data: " + B64("hello") + "}",
-             user_ok);
+         return Kubeconfig(std::string("{server: '") + kServer +
+                               "', certificate-authority-data: " +
+                               base64_encode("hello") + "}",
+                           user_ok);
        },
        "certificate-authority-data: no PEM certificate found"},
       {"insecure flag not a boolean",
@@ -340,14 +335,15 @@ TEST(LoadKubeconfig, ErrorsTable) {
       {"certificate without key",
        [&](const TempDir&) {
          return Kubeconfig(ClusterData(), "{client-certificate-data: " +
-                                              B64(m.node.cert_pem) + "}");
+                                              base64_encode(m.node.cert_pem) +
+                                              "}");
        },
        "has a client certificate but no client-key"},
       {"certificate data not base64",
        [&](const TempDir&) {
          return Kubeconfig(ClusterData(),
                            "{client-certificate-data: '!!', client-key-data: " +
-                               B64(m.node.key_pem) + "}");
+                               base64_encode(m.node.key_pem) + "}");
        },
        "client-certificate-data is not valid base64"},
       {"certificate file missing",
@@ -369,8 +365,9 @@ TEST(LoadKubeconfig, ErrorsTable) {
        [&](const TempDir&) {
          return Kubeconfig(
              ClusterData(),
-             "{client-certificate-data: " + B64(m.expired.cert_pem) +
-                 ", client-key-data: " + B64(m.expired.key_pem) + "}");
+             "{client-certificate-data: " + base64_encode(m.expired.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.expired.key_pem) +
+                 "}");
        },
        "the client certificate (CN=system:node:old) of user \"u\" expired at "
        "2020-01-01 00:00:00 UTC: renew the kubelet client certificate"},
@@ -378,24 +375,25 @@ TEST(LoadKubeconfig, ErrorsTable) {
        [&](const TempDir&) {
          return Kubeconfig(
              ClusterData(),
-             "{client-certificate-data: " + B64(m.future.cert_pem) +
-                 ", client-key-data: " + B64(m.future.key_pem) + "}");
+             "{client-certificate-data: " + base64_encode(m.future.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.future.key_pem) + "}");
        },
        "is not valid before 2099-01-01 00:00:00 UTC: check the node's clock"},
       {"key does not match",
        [&](const TempDir&) {
-         return Kubeconfig(ClusterData(),
-                           "{client-certificate-data: " + B64(m.node.cert_pem) +
-                               ", client-key-data: " + B64(m.other.key_pem) +
-                               "}");
+         return Kubeconfig(
+             ClusterData(),
+             "{client-certificate-data: " + base64_encode(m.node.cert_pem) +
+                 ", client-key-data: " + base64_encode(m.other.key_pem) + "}");
        },
        "does not match its client certificate"},
       {"encrypted key",
        [&](const TempDir&) {
          return Kubeconfig(
              ClusterData(),
-             "{client-certificate-data: " + B64(m.node.cert_pem) +
-                 ", client-key-data: " + B64(m.node.encrypted_key_pem) + "}");
+             "{client-certificate-data: " + base64_encode(m.node.cert_pem) +
+                 ", client-key-data: " +
+                 base64_encode(m.node.encrypted_key_pem) + "}");
        },
        "the private key is encrypted"},
   };

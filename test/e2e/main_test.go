@@ -3,7 +3,21 @@
 // in a helper process, CRI-O's namespaced-auth-file pull path with
 // containers/image, and docker-registry mirrors with htpasswd and TLS.
 //
-// Run one scenario: cd test && go test -count=1 -run TestMirrorHit -v ./e2e/
+// Scenarios (issue 3 / issue 5): TestMirrorHit (1), TestTwoTenants (2),
+// TestRotation (3), TestRevocation (4), TestRewrite (5),
+// TestWildcardPathScopedSchemeGlobPort (6), TestNoMirror (7),
+// TestSecretsModes (8), TestErrorsAudience, TestErrorsAPIDown,
+// TestErrorsWrongCA (9), TestBurst (10), TestNodeIdentity (issue 5).
+//
+// Needs: Go, /usr/bin/docker-registry (Debian package docker-registry), the
+// provider ($CRIO_CREDENTIAL_PROVIDER_BIN, default ../build/crio-credential-provider;
+// a test fails, not skips, without it). Only loopback is used.
+// kube-apiserver and the e2e-node helper are built on first use into
+// $CCP_E2E_BIN_DIR (default <GOCACHE>/../ccp-e2e-bin), keyed by go.sum and
+// their sources, so later runs start the control plane in seconds.
+//
+// Run everything:   cd test && go test -count=1 -timeout 40m ./e2e/...
+// Run one scenario: cd test && go test -count=1 -v -run TestMirrorHit ./e2e/
 package e2e
 
 import (

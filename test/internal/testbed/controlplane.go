@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -346,7 +347,10 @@ func (cp *ControlPlane) AllowNodeAudience(aud string) error {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	return nil
+	return cp.waitAllowed(authorizationv1.SubjectAccessReviewSpec{
+		User: "system:node:e2e-probe", Groups: []string{"system:nodes", "system:authenticated"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "request-serviceaccounts-token-audience", Resource: aud},
+	})
 }
 
 // Stop stops the API server and etcd.

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -111,7 +113,33 @@ func (cp *ControlPlane) CreatePod(p PodSpec) (*corev1.Pod, error) {
 	for _, s := range p.PullSecrets {
 		pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
 	}
-	return cp.Admin.CoreV1().Pods(p.Namespace).Create(context.Background(), pod, metav1.CreateOptions{})
+	created, err := cp.Admin.CoreV1().Pods(p.Namespace).Create(context.Background(), pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	// The Node authorizer learns about the pod (and the secrets and service
+	// account it references) from a watch: wait until the node may read it,
+	// as a kubelet would only hear of the pod through its own watch.
+	cp.mu.Lock()
+	n := cp.nodes[p.Node]
+	cp.mu.Unlock()
+	if n == nil {
+		return created, nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := n.Client.CoreV1().Pods(p.Namespace).Get(context.Background(), p.Name, metav1.GetOptions{})
+		if err == nil {
+			return created, nil
+		}
+		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("node %s still may not read pod %s/%s: %w", p.Node, p.Namespace, p.Name, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // GrantRole creates Role+RoleBinding name in ns for the service account sa.
@@ -127,7 +155,45 @@ func (cp *ControlPlane) GrantRole(ns, name, sa string, rules []rbacv1.PolicyRule
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
 	}, metav1.CreateOptions{})
-	return err
+	if err != nil {
+		return err
+	}
+	// RBAC reads roles from an informer: wait until every rule is in effect.
+	for _, r := range rules {
+		for _, res := range r.Resources {
+			for _, verb := range r.Verbs {
+				if err := cp.waitAllowed(authorizationv1.SubjectAccessReviewSpec{
+					User:   "system:serviceaccount:" + ns + ":" + sa,
+					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+					ResourceAttributes: &authorizationv1.ResourceAttributes{
+						Namespace: ns, Verb: verb, Resource: res, Group: "",
+					},
+				}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// waitAllowed polls a SubjectAccessReview until the authorizers allow it.
+func (cp *ControlPlane) waitAllowed(spec authorizationv1.SubjectAccessReviewSpec) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sar, err := cp.Admin.AuthorizationV1().SubjectAccessReviews().Create(context.Background(),
+			&authorizationv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		if sar.Status.Allowed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("authorization for %s %+v not in effect after 30s: %s", spec.User, *spec.ResourceAttributes, sar.Status.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // PodModeRules is the Role the README documents for --secrets=pod: get on

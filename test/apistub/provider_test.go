@@ -293,14 +293,18 @@ func TestNothingToWriteRevokes(t *testing.T) {
 				e.writeFile(e.regConf, defaultRegistriesConf+"\n[[registry]]\nlocation = \"registry.example.org\"\n", 0o644)
 				e.standardSecrets()
 			}},
-		{name: "blocked registry", image: "registry.example.org/x/y",
+		// containers/image checks blocked against each pull source's own
+		// name: a mirror under a blocked entry is never pulled from.
+		{name: "blocked mirror", image: "registry.example.org/x/y",
 			setup: func(e *env) {
 				e.writeFile(e.regConf, defaultRegistriesConf+`
 [[registry]]
 location = "registry.example.org"
-blocked = true
 [[registry.mirror]]
 location = "mirror.example.com/blocked"
+[[registry]]
+location = "mirror.example.com/blocked"
+blocked = true
 `, 0o644)
 				e.standardSecrets()
 			}},

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1003,6 +1004,27 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
+namespace {
+
+// The system trust store. The hashed certificate directory is read lazily,
+// one certificate per issuer looked up; the bundle file is parsed whole
+// (about 140 certificates, tens of milliseconds), so it is used only where
+// there is no directory.
+HttpResult<bool> UseSystemTrustStore(SSL_CTX* ctx) {
+  const char* dir = std::getenv(X509_get_default_cert_dir_env());
+  if (!dir) dir = X509_get_default_cert_dir();
+  struct stat st;
+  if (::stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+      SSL_CTX_load_verify_dir(ctx, dir) == 1)
+    return true;
+  if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+    return Fail(Kind::kConfig,
+                "cannot load the system trust store: " + OpenSslError());
+  return true;
+}
+
+}  // namespace
+
 HttpResult<std::unique_ptr<HttpClient>> HttpClient::create(
     HttpClientConfig config) {
   auto url = parse_https_url(config.server);
@@ -1038,10 +1060,9 @@ HttpResult<std::unique_ptr<HttpClient>> HttpClient::create(
       auto added = AddPemCerts(store, config.ca_pem, "CA data");
       if (!added) return added.error();
     }
-    if (config.ca_file.empty() && config.ca_pem.empty() &&
-        SSL_CTX_set_default_verify_paths(ctx) != 1) {
-      return Fail(Kind::kConfig,
-                  "cannot load the system trust store: " + OpenSslError());
+    if (config.ca_file.empty() && config.ca_pem.empty()) {
+      auto loaded = UseSystemTrustStore(ctx);
+      if (!loaded) return loaded.error();
     }
   }
   auto identity = UseClientIdentity(ctx, config);

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base64.h"
+#include "sha256.h"
 
 namespace {
 
@@ -19,19 +19,6 @@ using nlohmann::json;
 
 constexpr std::string_view kTempPrefix = ".ccp-tmp-";
 constexpr size_t kMaxGlobalAuthFileBytes = 4 << 20;
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -65,7 +52,7 @@ Result<Ok> EnsureDir(const std::string& dir) {
 }  // namespace
 
 std::string auth_file_name(std::string_view ns, std::string_view image_name) {
-  return std::string(ns) + "-" + Sha256Hex(image_name) + ".json";
+  return std::string(ns) + "-" + sha256_hex(image_name) + ".json";
 }
 
 bool is_auth_file_name(std::string_view name) {

@@ -189,15 +189,13 @@ Result<std::string> ReadAndWrite(const Options& o, const std::string& file_name,
 
 }  // namespace
 
-Result<std::vector<PullSource>> sources_needing_credentials(
+std::vector<PullSource> sources_needing_credentials(
     const RegistriesConf& conf, const Reference& name,
     const std::vector<std::string>& mirror_scopes) {
   std::vector<PullSource> sources;
   const Registry* registry = find_registry(conf, name.name());
   if (!registry) return sources;
-  auto all = credential_sources(*registry, name);
-  if (!all) return all.error();
-  for (PullSource& s : *all) {
+  for (PullSource& s : credential_sources(*registry, name)) {
     // containers/image refuses a source whose own name matches a blocked
     // entry, whatever entry the image matched.
     const Registry* own = find_registry(conf, s.reference.name());
@@ -287,8 +285,6 @@ Result<std::string> run_provider(const Options& o,
       o.registries_conf_dir));
   if (!conf) return conf.error();
   auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
-  if (!sources)
-    return Error{"registries configuration: " + sources.error().message};
 
   auto finish =
       [&](const std::vector<AuthEntry>& entries) -> Result<std::string> {
@@ -311,12 +307,12 @@ Result<std::string> run_provider(const Options& o,
     return response;
   };
 
-  if (sources->empty()) {
+  if (sources.empty()) {
     log.info("no mirror or rewrite of " + name.name() +
              " needs credentials; nothing to write");
     return finish({});
   }
-  for (const PullSource& s : *sources)
+  for (const PullSource& s : sources)
     log.debug("pull source " + s.reference.name() +
               (s.mirror ? " (mirror)" : " (rewrite)"));
 
@@ -336,7 +332,7 @@ Result<std::string> run_provider(const Options& o,
     }
     keyring_add(keyring, *entries, s.name);
   }
-  auto choices = choose_credentials(*sources, keyring);
+  auto choices = choose_credentials(sources, keyring);
   for (const SourceCredential& c : choices)
     log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
                            c.match->key + "\" of secret " +

@@ -18,7 +18,7 @@
 // The pull sources of repository `name` that need credentials (every mirror
 // and a rewritten location), restricted to `mirror_scopes` when non-empty.
 // Empty when no registries.conf entry matches or it is blocked.
-Result<std::vector<PullSource>> sources_needing_credentials(
+std::vector<PullSource> sources_needing_credentials(
     const RegistriesConf& conf, const Reference& name,
     const std::vector<std::string>& mirror_scopes);
 

@@ -473,8 +473,8 @@ Result<std::vector<PullSource>> pull_sources(const Registry& registry,
   return sources;
 }
 
-Result<std::vector<PullSource>> credential_sources(const Registry& registry,
-                                                   const Reference& name) {
+std::vector<PullSource> credential_sources(const Registry& registry,
+                                           const Reference& name) {
   std::vector<const Endpoint*> endpoints;
   for (const Endpoint& m : registry.mirrors) endpoints.push_back(&m);
   endpoints.push_back(&registry.endpoint);

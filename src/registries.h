@@ -73,8 +73,8 @@ Result<std::vector<PullSource>> pull_sources(const Registry& registry,
 // registry's location when it rewrites the prefix. Locations that cannot
 // take the name are left out. `blocked` is not applied here: containers/image
 // checks it against each source's own name (see find_registry).
-Result<std::vector<PullSource>> credential_sources(const Registry& registry,
-                                                   const Reference& name);
+std::vector<PullSource> credential_sources(const Registry& registry,
+                                           const Reference& name);
 
 // True when `location` is `scope` or lies under it ("host" covers
 // "host/path", not "host:5000" or "hostname").

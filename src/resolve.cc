@@ -83,10 +83,9 @@ int run_resolve(const Options& o) {
       out["pullSources"].push_back(EndpointJson(s));
   }
   auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
-  if (!sources) return Fail(o, "registries", sources.error().message);
   auto keyring = LoadKeyring(o);
   if (!keyring) return Fail(o, "dockercfg", keyring.error().message);
-  auto choices = choose_credentials(*sources, *keyring);
+  auto choices = choose_credentials(sources, *keyring);
   for (const SourceCredential& c : choices) {
     json entry = EndpointJson(c.source);
     entry["reference"] = c.source.reference.name();

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,11 +13,23 @@
 
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
+// containers/image v5.40 reads registries.conf with BurntSushi/toml v1.6,
+// which implements TOML 1.1 (lex.go: lexInlineTableValue allows newlines,
+// comments and a trailing comma in inline tables; lexStringEscape takes \e
+// and \xHH; parse.go dtTypes has "15:04" and "2006-01-02T15:04"). toml++
+// 3.3.0 has exactly these behind its unreleased-features switch, plus three
+// it does not (unicode and '+' in bare keys, hexadecimal floats), which
+// GuardTomlInput refuses before toml++ sees them.
+#define TOML_ENABLE_UNRELEASED_FEATURES 1
 #include <toml++/toml.h>
 
 namespace {
 
 namespace fs = std::filesystem;
+
+bool ByPrefix(const Registry& a, const Registry& b) {
+  return a.prefix < b.prefix;
+}
 
 // BurntSushi/toml, which containers/image uses, matches a key to a field
 // exactly or else case-insensitively with Go's strings.EqualFold, whose
@@ -152,8 +165,120 @@ Result<Ok> CheckAliases(const toml::table& root) {
   return Ok{};
 }
 
-Result<RegistriesConf> Parse(std::string_view text) {
-  toml::parse_result parsed = toml::parse(text);
+// What toml++ must never see. BurntSushi/toml allows only [A-Za-z0-9_-] in a
+// bare key (lex.go isBareKeyChar) and nothing but ASCII outside strings and
+// comments, so every non-ASCII byte there is an error in Go too; refusing it
+// here also keeps toml++ 3.3.0 away from its undefined behaviour on a
+// character U+00A1-U+0499 right after a key (fixed upstream after 3.3.0).
+// The same scan refuses '+' in a key and hexadecimal floats (lex.go
+// lexHexInteger stops at '.' or 'p'), which toml++'s unreleased mode takes.
+// It tracks just enough structure for that: strings, comments, and whether
+// the next token is a key or a value. Returns the text without a leading
+// byte-order mark (parse.go strips UTF-8 and UTF-16 ones).
+Result<std::string_view> GuardTomlInput(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF"))
+    text.remove_prefix(3);
+  else if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF"))
+    text.remove_prefix(2);
+  size_t line = 1;
+  auto fail = [&](const std::string& what) {
+    return Error{"line " + std::to_string(line) + ": " + what};
+  };
+  std::string nesting;  // '[' array or '{' inline table, innermost last
+  bool key = true;      // a key comes next (else a value)
+  size_t i = 0;
+  auto triple = [&](size_t at, char quote) {
+    return at + 2 < text.size() && text[at] == quote && text[at + 1] == quote &&
+           text[at + 2] == quote;
+  };
+  auto skip_string = [&](char quote) {
+    bool multi = triple(i, quote);
+    i += multi ? 3 : 1;
+    while (i < text.size()) {
+      char c = text[i];
+      if (c == '\n') {
+        if (!multi) return;  // unterminated: toml++ reports it
+        ++line;
+      }
+      if (c == '\\' && quote == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '\n') ++line;
+        i += 2;
+        continue;
+      }
+      if (c == quote && (!multi || triple(i, quote))) {
+        i += multi ? 3 : 1;
+        // """a"""" ends with up to two more quotes inside the string.
+        for (int extra = 0;
+             multi && extra < 2 && i < text.size() && text[i] == quote; ++extra)
+          ++i;
+        return;
+      }
+      ++i;
+    }
+  };
+  while (i < text.size()) {
+    char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80)
+      return fail("non-ASCII character outside a string or comment");
+    switch (c) {
+      case '#':
+        while (i < text.size() && text[i] != '\n') ++i;
+        continue;
+      case '"':
+      case '\'':
+        skip_string(c);
+        continue;
+      case '\n':
+        ++line;
+        if (nesting.empty()) key = true;
+        break;
+      case '=':
+        key = false;
+        break;
+      case '[':
+        if (!key) nesting += '[';  // else a table header
+        break;
+      case '{':
+        nesting += '{';
+        key = true;
+        break;
+      case ']':
+      case '}':
+        if (!nesting.empty() && nesting.back() == (c == ']' ? '[' : '{')) {
+          nesting.pop_back();
+          key = false;
+        }
+        break;
+      case ',':
+        key = !nesting.empty() && nesting.back() == '{';
+        break;
+      case '+':
+        if (key) return fail("'+' in a bare key");
+        [[fallthrough]];
+      default:
+        if (!key && std::isalnum(static_cast<unsigned char>(c))) {
+          size_t end = i;
+          while (end < text.size() &&
+                 (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                  std::strchr("+-_.:", text[end])))
+            ++end;
+          std::string_view word = text.substr(i, end - i);
+          if (word.starts_with("0x") || word.starts_with("0X"))
+            if (word.find_first_of(".pP") != std::string_view::npos)
+              return fail("hexadecimal floats are not TOML");
+          i = end;
+          continue;
+        }
+    }
+    ++i;
+  }
+  return text;
+}
+
+Result<RegistriesConf> Parse(std::string_view input) {
+  auto text = GuardTomlInput(input);
+  if (!text) return text.error();
+  toml::parse_result parsed = toml::parse(*text);
   if (!parsed) {
     const auto& e = parsed.error();
     return Error{"line " + std::to_string(e.source().begin.line) + ": " +
@@ -271,18 +396,17 @@ Result<RegistriesConf> Parse(std::string_view text) {
       !r)
     return r.error();
 
-  // For a repeated prefix the first entry wins.
-  std::vector<Registry> unique;
-  for (Registry& reg : conf.registries) {
-    bool seen =
-        std::any_of(unique.begin(), unique.end(),
-                    [&](const Registry& u) { return u.prefix == reg.prefix; });
-    if (!seen) unique.push_back(std::move(reg));
-  }
-  std::stable_sort(
-      unique.begin(), unique.end(),
-      [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
-  conf.registries = std::move(unique);
+  // For a repeated prefix the first entry wins (postProcessRegistries keeps
+  // the first in uniqueRegistries); sorted by prefix as Go sorts them. A
+  // stable sort keeps the first of equal prefixes first: n log n, where
+  // comparing each entry with every earlier one was quadratic.
+  std::stable_sort(conf.registries.begin(), conf.registries.end(), ByPrefix);
+  conf.registries.erase(
+      std::unique(conf.registries.begin(), conf.registries.end(),
+                  [](const Registry& a, const Registry& b) {
+                    return a.prefix == b.prefix;
+                  }),
+      conf.registries.end());
 
   if (!mode.empty() && mode != "disabled" && mode != "enforcing" &&
       mode != "permissive")
@@ -312,20 +436,23 @@ Error FileError(const std::string& path, const std::string& why) {
                ": fix the file (containers-registries.conf(5), v2 format)"};
 }
 
-// Later files replace registries with the same prefix.
+// Later files replace registries with the same prefix
+// (updateWithConfigurationFrom). Both lists are sorted by prefix and
+// unique, so one linear merge keeps them so.
 void Merge(RegistriesConf& into, RegistriesConf&& update) {
-  for (Registry& reg : update.registries) {
-    auto it =
-        std::find_if(into.registries.begin(), into.registries.end(),
-                     [&](const Registry& r) { return r.prefix == reg.prefix; });
-    if (it != into.registries.end())
-      *it = std::move(reg);
-    else
-      into.registries.push_back(std::move(reg));
+  std::vector<Registry> merged;
+  merged.reserve(into.registries.size() + update.registries.size());
+  auto a = into.registries.begin(), a_end = into.registries.end();
+  auto b = update.registries.begin(), b_end = update.registries.end();
+  while (a != a_end || b != b_end) {
+    if (b == b_end || (a != a_end && a->prefix < b->prefix)) {
+      merged.push_back(std::move(*a++));
+    } else {
+      if (a != a_end && a->prefix == b->prefix) ++a;  // replaced
+      merged.push_back(std::move(*b++));
+    }
   }
-  std::sort(
-      into.registries.begin(), into.registries.end(),
-      [](const Registry& a, const Registry& b) { return a.prefix < b.prefix; });
+  into.registries = std::move(merged);
 }
 
 // refMatchingPrefix: the length of `ref` the prefix covers, or npos.

@@ -280,3 +280,107 @@ TEST(Registries, LoadsMainFileAndDropIns) {
   EXPECT_NE(bad.error().message.find("30-bad.conf"), std::string::npos);
   fs::remove_all(dir);
 }
+
+// BurntSushi/toml v1.6 (containers/image v5.40) reads TOML 1.1.
+TEST(Registries, ReadsToml11AsContainersImageDoes) {
+  auto conf = MustParse(
+      "[[registry]]\nlocation = \"x.io\"\nmirror = [\n"
+      "  { location = \"a.example.net\", pull-from-mirror = \"tag-only\" },\n"
+      "  # a comment between entries\n"
+      "  {\n    location = \"b.example.net\",\n  },\n]\n");
+  ASSERT_EQ(conf.registries.size(), 1u);
+  ASSERT_EQ(conf.registries[0].mirrors.size(), 2u);
+  EXPECT_EQ(conf.registries[0].mirrors[0].pull_from_mirror, "tag-only");
+  EXPECT_EQ(conf.registries[0].mirrors[1].location, "b.example.net");
+
+  conf = MustParse(
+      "[[registry]]\nprefix = \"x.io/\\x61\"\nlocation = \"y.io\\e\"\n"
+      "t = 07:32\nd = 1979-05-27T07:32Z\nl = 1979-05-27 07:32\n");
+  ASSERT_EQ(conf.registries.size(), 1u);
+  EXPECT_EQ(conf.registries[0].prefix, "x.io/a");
+  EXPECT_EQ(conf.registries[0].endpoint.location, "y.io\x1b");
+
+  // A leading byte-order mark, UTF-8 or UTF-16, is skipped (parse.go).
+  EXPECT_EQ(MustParse("\xEF\xBB\xBF[[registry]]\nlocation = \"x.io\"\n")
+                .registries.size(),
+            1u);
+  EXPECT_EQ(MustParse("\xFF\xFE[[registry]]\nlocation = \"x.io\"\n")
+                .registries.size(),
+            1u);
+}
+
+TEST(Registries, RefusesWhatToml11Refuses) {
+  const char* cases[] = {
+      "a = { , }\n",                  // a comma before any pair
+      "a = { b = 1,, }\n",            // two commas
+      "a = { b\n= 1 }\n",             // a newline inside a pair
+      "a = 1\nb+c = 2\n",             // '+' is not a bare-key character
+      "[a+b]\n",                      // nor in a table header
+      "a = { b+c = 1 }\n",            // nor in an inline table
+      "a = 0x1.8p3\n",                // no hexadecimal floats
+      "a = [1, 0x1p3]\n",             //
+      "a = \"\\x4\"\n",               // \x takes two hex digits
+      "t = 07:32.5\n",                // no fraction without seconds
+      "k\xC3\xA9 = 1\n",              // non-ASCII bare key
+      "\"k\" = 1\nz = 1 \xC2\xA0\n",  // non-ASCII where a value ends
+  };
+  for (const char* toml : cases)
+    EXPECT_FALSE(parse_registries(toml, "t.conf").ok()) << toml;
+  // Non-ASCII in strings and comments stays allowed.
+  MustParse(
+      "\"k\xC3\xA9\" = 'v\xC3\xA9' # \xC3\xBC\nm = \"\"\"\xC3\xA9\"\"\"\n");
+}
+
+// toml++ 3.3.0 has undefined behaviour on a character U+00A1-U+0499 right
+// after a key (issue 9 item 8): such input is refused before it gets there.
+TEST(Registries, NoCharacterAfterAKeyReachesToml) {
+  for (char32_t c = 0xA1; c <= 0x499; ++c) {
+    std::string ch = {static_cast<char>(0xC0 | (c >> 6)),
+                      static_cast<char>(0x80 | (c & 0x3F))};
+    for (const std::string& toml :
+         {"a" + ch + " = 1\n", "a." + ch + " = 1\n", "[a" + ch + "]\n",
+          "x = { a" + ch + " = 1 }\n", "\"a\"" + ch + " = 1\n"}) {
+      auto conf = parse_registries(toml, "t.conf");
+      ASSERT_FALSE(conf.ok()) << toml;
+      EXPECT_NE(conf.error().message.find("non-ASCII"), std::string::npos);
+    }
+  }
+}
+
+// A repeated prefix keeps its first entry, a drop-in replaces an entry of the
+// same prefix; both over many entries, in n log n.
+TEST(Registries, RepeatedPrefixesAndDropInsAtScale) {
+  std::string main, dropin;
+  for (int i = 0; i < 20000; ++i) {
+    std::string prefix = "r" + std::to_string(i % 10000) + ".io";
+    main += "[[registry]]\nprefix = \"" + prefix + "\"\nlocation = \"m" +
+            std::to_string(i) + ".io\"\n";
+    if (i % 2 == 0)
+      dropin += "[[registry]]\nprefix = \"" + prefix + "\"\nlocation = \"d" +
+                std::to_string(i) + ".io\"\n";
+  }
+  RegistriesConf conf = MustParse(main);
+  ASSERT_EQ(conf.registries.size(), 10000u);
+  const Registry* r7 = find_registry(conf, "r7.io/x");
+  ASSERT_NE(r7, nullptr);
+  EXPECT_EQ(r7->endpoint.location, "m7.io");  // not m10007.io
+
+  namespace fs = std::filesystem;
+  fs::path dir =
+      fs::temp_directory_path() / ("ccp-scale-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "d");
+  std::ofstream(dir / "main.conf") << main;
+  std::ofstream(dir / "d" / "a.conf") << dropin;
+  auto loaded = load_registries(
+      {{(dir / "main.conf").string()}, true, {(dir / "d").string()}});
+  fs::remove_all(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_EQ(loaded->registries.size(), 10000u);
+  EXPECT_EQ(find_registry(*loaded, "r8.io/x")->endpoint.location, "d8.io");
+  EXPECT_EQ(find_registry(*loaded, "r7.io/x")->endpoint.location, "m7.io");
+  EXPECT_TRUE(std::is_sorted(loaded->registries.begin(),
+                             loaded->registries.end(),
+                             [](const Registry& a, const Registry& b) {
+                               return a.prefix < b.prefix;
+                             }));
+}

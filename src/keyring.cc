@@ -1,6 +1,9 @@
 #include "keyring.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 
 namespace {
@@ -55,6 +58,20 @@ bool ValidPort(std::string_view colon_port) {
                      [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// netip.ParseAddr accepting only IPv6, with an optional non-empty zone
+// ("%25" escaped).
+bool IsIpv6Literal(std::string_view escaped) {
+  size_t zone = escaped.find("%25");
+  auto address = Unescape(escaped.substr(0, zone), true);
+  if (!address) return false;
+  if (zone != std::string_view::npos) {
+    auto zone_text = Unescape(escaped.substr(zone + 3), false);
+    if (!zone_text || zone_text->empty()) return false;
+  }
+  in6_addr parsed;
+  return ::inet_pton(AF_INET6, address->c_str(), &parsed) == 1;
+}
+
 // url.Parse("https://" + rest) restricted to what matters here.
 std::optional<Url> ParseHttpsUrl(std::string_view rest) {
   if (std::any_of(rest.begin(), rest.end(), IsCtl)) return std::nullopt;
@@ -77,11 +94,17 @@ std::optional<Url> ParseHttpsUrl(std::string_view rest) {
     authority = authority.substr(at + 1);
   }
   std::string_view host = authority;
-  if (host.starts_with("[")) {
-    size_t close = host.find(']');
+  // Go >= 1.25.2 (CVE-2025-47912): brackets only around an IPv6 literal;
+  // Go 1.26: one colon at most in an http(s) host.
+  size_t open = host.rfind('[');
+  if (open == 0) {
+    size_t close = host.rfind(']');
     if (close == std::string_view::npos) return std::nullopt;
     if (!ValidPort(host.substr(close + 1))) return std::nullopt;
-  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    if (!IsIpv6Literal(host.substr(1, close - 1))) return std::nullopt;
+  } else if (open != std::string_view::npos) {
+    return std::nullopt;
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
     if (!ValidPort(host.substr(colon))) return std::nullopt;
   }
   auto unescaped_host = Unescape(host, true);
@@ -133,6 +156,10 @@ bool UrlsMatch(std::string_view glob, std::string_view target) {
   auto [ghost, gport] = SplitHostPort(g->host);
   auto [thost, tport] = SplitHostPort(t->host);
   if (gport != tport) return false;
+  // Before splitting: a key of a million labels costs nothing to reject.
+  if (std::count(ghost.begin(), ghost.end(), '.') !=
+      std::count(thost.begin(), thost.end(), '.'))
+    return false;
   auto gparts = Split(ghost, '.');
   auto tparts = Split(thost, '.');
   if (gparts.size() != tparts.size()) return false;
@@ -142,22 +169,39 @@ bool UrlsMatch(std::string_view glob, std::string_view target) {
   return true;
 }
 
-// Decodes one UTF-8 rune (invalid bytes count as one rune, as in Go).
+// Go's utf8.DecodeRuneInString: an invalid or truncated sequence decodes as
+// U+FFFD and advances one byte (so does an overlong form or a surrogate).
 char32_t NextRune(std::string_view s, size_t& i) {
-  unsigned char c = s[i];
-  int len = c < 0x80         ? 1
-            : (c >> 5) == 6  ? 2
-            : (c >> 4) == 14 ? 3
-            : (c >> 3) == 30 ? 4
-                             : 1;
-  if (i + len > s.size()) len = 1;
-  char32_t r = len == 1 ? c : c & (0x7f >> len);
+  constexpr char32_t kRuneError = 0xfffd;
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  int len = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  }
+  if (len == 0 || i + len > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) {
+    ++i;
+    return kRuneError;
+  }
+  char32_t r = c & (0x7f >> len);
   for (int k = 1; k < len; ++k) {
-    unsigned char cc = s[i + k];
+    unsigned char cc = byte(i + k);
     if ((cc & 0xc0) != 0x80) {
-      len = 1;
-      r = c;
-      break;
+      ++i;
+      return kRuneError;
     }
     r = (r << 6) | (cc & 0x3f);
   }
@@ -165,118 +209,228 @@ char32_t NextRune(std::string_view s, size_t& i) {
   return r;
 }
 
-// Matches one character class starting after '['; sets `ok` false on a
-// malformed pattern. Returns whether `r` is in the class; advances `p`.
-bool MatchClass(std::string_view pattern, size_t& p, char32_t r, bool& ok) {
-  bool negated = false;
-  if (p < pattern.size() && pattern[p] == '^') {
-    negated = true;
-    ++p;
+// The name a glob is matched against, decoded once. Go's `*` skips bytes,
+// so matching may resume inside a multi-byte rune: every byte offset has
+// the rune that decodes there, as an index into the name's distinct runes.
+struct GlobName {
+  std::string_view text;
+  std::vector<char32_t> runes;  // sorted, distinct
+  std::vector<uint32_t> rune_at;
+  std::vector<uint8_t> size_at;
+};
+
+GlobName DecodeName(std::string_view text) {
+  GlobName name{text, {}, {}, {}};
+  std::vector<char32_t> decoded(text.size());
+  name.size_at.resize(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    size_t next = i;
+    decoded[i] = NextRune(text, next);
+    name.size_at[i] = static_cast<uint8_t>(next - i);
   }
-  bool matched = false;
-  int count = 0;
-  while (true) {
-    if (p < pattern.size() && pattern[p] == ']' && count > 0) {
-      ++p;
-      break;
-    }
-    auto read = [&](char32_t& out) {
-      if (p >= pattern.size() || pattern[p] == '-' || pattern[p] == ']')
-        return false;
-      if (pattern[p] == '\\') {
-        ++p;
-        if (p >= pattern.size()) return false;
-      }
-      out = NextRune(pattern, p);
-      return true;
-    };
-    char32_t lo, hi;
-    if (!read(lo)) {
-      ok = false;
-      return false;
-    }
-    hi = lo;
-    if (p < pattern.size() && pattern[p] == '-') {
-      ++p;
-      if (!read(hi)) {
-        ok = false;
-        return false;
-      }
-    }
-    if (lo <= r && r <= hi) matched = true;
-    ++count;
-  }
-  return matched != negated;
+  name.runes = decoded;
+  std::sort(name.runes.begin(), name.runes.end());
+  name.runes.erase(std::unique(name.runes.begin(), name.runes.end()),
+                   name.runes.end());
+  name.rune_at.resize(text.size());
+  for (size_t i = 0; i < text.size(); ++i)
+    name.rune_at[i] =
+        std::lower_bound(name.runes.begin(), name.runes.end(), decoded[i]) -
+        name.runes.begin();
+  return name;
 }
 
-// Checks that the rest of a pattern is well formed (Go reports a bad
-// pattern even when the name already failed to match).
-bool WellFormed(std::string_view pattern, size_t p) {
-  while (p < pattern.size()) {
+// A glob is compiled one chunk at a time, as Go's filepath.Match splits it:
+// optional stars, then the elements up to the next star outside a class.
+// Each element consumes at least one byte of the name. A class is compiled
+// to the set of the name's runes it holds, so a class of any size costs
+// one pass over its text and a bit test per name position.
+struct GlobElement {
+  enum class Kind : unsigned char { kByte, kAnyRune, kClass } kind;
+  bool negated = false;
+  char byte = 0;
+  size_t bits = 0;  // a class's first word in GlobChunk::class_bits
+};
+
+struct GlobChunk {
+  std::vector<GlobElement> elements;
+  std::vector<uint64_t> class_bits;  // per class, one bit per name rune
+  size_t words = 0;                  // per class
+};
+
+// Go's scanChunk: skips leading stars, returns the chunk's end.
+size_t ScanChunk(std::string_view pattern, size_t p, bool& star) {
+  star = false;
+  while (p < pattern.size() && pattern[p] == '*') {
+    star = true;
+    ++p;
+  }
+  bool in_class = false;
+  for (; p < pattern.size(); ++p) {
     char c = pattern[p];
     if (c == '\\') {
-      if (p + 1 >= pattern.size()) return false;
-      p += 2;
+      if (p + 1 < pattern.size()) ++p;
     } else if (c == '[') {
+      in_class = true;
+    } else if (c == ']') {
+      in_class = false;
+    } else if (c == '*' && !in_class) {
+      break;
+    }
+  }
+  return p;
+}
+
+// Go's getEsc: one class bound, optionally escaped; something must follow.
+bool ReadClassBound(std::string_view chunk, size_t& p, char32_t& out) {
+  if (p >= chunk.size() || chunk[p] == '-' || chunk[p] == ']') return false;
+  if (chunk[p] == '\\' && ++p >= chunk.size()) return false;
+  size_t start = p;
+  out = NextRune(chunk, p);
+  if (out == 0xfffd && p - start == 1) return false;  // invalid UTF-8
+  return p < chunk.size();
+}
+
+// Sets the bits of the name's runes in [lo, hi].
+void AddRange(GlobChunk& chunk, size_t first_word, const GlobName& name,
+              char32_t lo, char32_t hi) {
+  size_t from = std::lower_bound(name.runes.begin(), name.runes.end(), lo) -
+                name.runes.begin();
+  size_t to = std::upper_bound(name.runes.begin(), name.runes.end(), hi) -
+              name.runes.begin();
+  for (size_t bit = from; bit < to;) {
+    size_t offset = bit % 64;
+    size_t count = std::min<size_t>(64 - offset, to - bit);
+    uint64_t mask =
+        count == 64 ? ~uint64_t{0} : ((uint64_t{1} << count) - 1) << offset;
+    chunk.class_bits[first_word + bit / 64] |= mask;
+    bit += count;
+  }
+}
+
+// Parses one chunk with Go's matchChunk grammar (the stars already
+// stripped). Returns the number of elements, or nullopt for a bad pattern;
+// compiles it against `name` into `out` when given one.
+std::optional<size_t> ParseChunk(std::string_view chunk, const GlobName* name,
+                                 GlobChunk* out) {
+  if (out) out->words = name ? (name->runes.size() + 63) / 64 : 0;
+  size_t elements = 0;
+  for (size_t p = 0; p < chunk.size(); ++elements) {
+    GlobElement element{GlobElement::Kind::kByte};
+    char c = chunk[p];
+    if (c == '?') {
+      element.kind = GlobElement::Kind::kAnyRune;
       ++p;
-      bool ok = true;
-      MatchClass(pattern, p, 0, ok);
-      if (!ok) return false;
+    } else if (c == '[') {
+      element.kind = GlobElement::Kind::kClass;
+      ++p;
+      if (p < chunk.size() && chunk[p] == '^') {
+        element.negated = true;
+        ++p;
+      }
+      if (out) {
+        element.bits = out->class_bits.size();
+        out->class_bits.resize(element.bits + out->words);
+      }
+      for (int n = 0;; ++n) {
+        if (p < chunk.size() && chunk[p] == ']' && n > 0) {
+          ++p;
+          break;
+        }
+        char32_t lo, hi;
+        if (!ReadClassBound(chunk, p, lo)) return std::nullopt;
+        hi = lo;
+        if (chunk[p] == '-' && !ReadClassBound(chunk, ++p, hi))
+          return std::nullopt;
+        if (out && lo <= hi) AddRange(*out, element.bits, *name, lo, hi);
+      }
     } else {
+      if (c == '\\' && ++p >= chunk.size()) return std::nullopt;
+      element.byte = chunk[p];
       ++p;
     }
+    if (out) out->elements.push_back(element);
+  }
+  return elements;
+}
+
+// Go's matchChunk on a well-formed chunk, stopping at the first mismatch:
+// the end of the matched text, or nullopt.
+std::optional<size_t> MatchChunk(const GlobChunk& chunk, const GlobName& name,
+                                 size_t n) {
+  for (const GlobElement& e : chunk.elements) {
+    if (n >= name.text.size()) return std::nullopt;
+    switch (e.kind) {
+      case GlobElement::Kind::kByte:
+        if (name.text[n] != e.byte) return std::nullopt;
+        ++n;
+        break;
+      case GlobElement::Kind::kAnyRune:
+        if (name.text[n] == '/') return std::nullopt;
+        n += name.size_at[n];
+        break;
+      case GlobElement::Kind::kClass: {
+        uint32_t rune = name.rune_at[n];
+        bool in = chunk.class_bits[e.bits + rune / 64] >> (rune % 64) & 1;
+        if (in == e.negated) return std::nullopt;
+        n += name.size_at[n];
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+// Go reports a bad pattern whether or not the name matches.
+bool GlobWellFormed(std::string_view pattern) {
+  for (size_t p = 0; p < pattern.size();) {
+    bool star;
+    size_t start = p;
+    p = ScanChunk(pattern, p, star);
+    while (start < p && pattern[start] == '*') ++start;
+    if (!ParseChunk(pattern.substr(start, p - start), nullptr, nullptr))
+      return false;
   }
   return true;
 }
 
-// Matches pattern[p..] against name[n..]; `ok` goes false on a bad pattern.
-bool MatchFrom(std::string_view pattern, size_t p, std::string_view name,
-               size_t n, bool& ok) {
-  while (p < pattern.size()) {
-    char c = pattern[p];
-    if (c == '*') {
-      while (p < pattern.size() && pattern[p] == '*') ++p;
-      if (p == pattern.size())
-        return name.find('/', n) == std::string_view::npos;
-      for (size_t k = n; k <= name.size(); ++k) {
-        if (k > n && name[k - 1] == '/') break;
-        bool inner_ok = true;
-        if (MatchFrom(pattern, p, name, k, inner_ok)) return true;
-        if (!inner_ok) {
-          ok = false;
-          return false;
-        }
-      }
-      return false;
-    }
-    if (n >= name.size()) return false;
-    if (c == '?') {
-      if (name[n] == '/') return false;
-      ++p;
-      NextRune(name, n);
+// Go's filepath.Match loop on a well-formed pattern. Each chunk is compiled
+// once and tried at each position at most once, and a chunk with more
+// elements than bytes left cannot match anywhere, so the cost is linear in
+// the pattern plus quadratic in the (short) name, never exponential.
+bool GlobMatches(std::string_view pattern, std::string_view text) {
+  GlobName name = DecodeName(text);
+  size_t n = 0;
+  for (size_t p = 0; p < pattern.size();) {
+    bool star;
+    size_t start = p;
+    p = ScanChunk(pattern, p, star);
+    while (start < p && pattern[start] == '*') ++start;
+    std::string_view source = pattern.substr(start, p - start);
+    if (star && source.empty())
+      return text.find('/', n) == std::string_view::npos;
+    if (*ParseChunk(source, nullptr, nullptr) > text.size() - n) return false;
+    GlobChunk chunk;
+    ParseChunk(source, &name, &chunk);
+    bool last = p == pattern.size();
+    auto end = MatchChunk(chunk, name, n);
+    if (end && (*end == text.size() || !last)) {
+      n = *end;
       continue;
     }
-    if (c == '[') {
-      ++p;
-      size_t before = n;
-      char32_t r = NextRune(name, n);
-      if (name[before] == '/') return false;
-      if (!MatchClass(pattern, p, r, ok)) return false;
-      continue;
-    }
-    if (c == '\\') {
-      ++p;
-      if (p >= pattern.size()) {
-        ok = false;
-        return false;
+    if (!star) return false;
+    bool found = false;
+    for (size_t i = n; i < text.size() && text[i] != '/'; ++i) {
+      end = MatchChunk(chunk, name, i + 1);
+      if (end && !(last && *end != text.size())) {
+        n = *end;
+        found = true;
+        break;
       }
-      c = pattern[p];
     }
-    if (name[n] != c) return false;
-    ++p;
-    ++n;
+    if (!found) return false;
   }
-  return n == name.size();
+  return n == text.size();
 }
 
 std::optional<std::string> NormalizeKey(const std::string& key) {
@@ -307,9 +461,7 @@ bool IsDefaultRegistryMatch(std::string_view image) {
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view name) {
-  bool ok = true;
-  bool matched = MatchFrom(pattern, 0, name, 0, ok);
-  return ok && matched && WellFormed(pattern, 0);
+  return GlobWellFormed(pattern) && GlobMatches(pattern, name);
 }
 
 void keyring_add(Keyring& keyring,

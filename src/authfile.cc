@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "base64.h"
+#include "json.h"
 #include "sha256.h"
 
 namespace {
@@ -69,9 +69,13 @@ Result<std::string> build_auth_file(std::string_view global_json,
                                     const std::vector<AuthEntry>& entries) {
   json doc = json::object();
   if (!global_json.empty()) {
-    doc = json::parse(global_json, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
+    auto parsed = parse_json(global_json);
+    if (!parsed)
+      return Error{"the global auth file is " + parsed.error().message +
+                   ": fix --global-auth-file"};
+    if (!parsed->is_object())
       return Error{"the global auth file is not a JSON object"};
+    doc = std::move(*parsed);
   }
   json& auths = doc["auths"];
   if (auths.is_null()) auths = json::object();

@@ -128,3 +128,14 @@ TEST(AuthFile, GlobalFileMissingIsEmpty) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
 }
+
+TEST(AuthFile, RefusesADeepGlobalFileInsteadOfCrashing) {
+  // 100,000 nested arrays (200 KB) overflowed the stack in dump().
+  std::string deep =
+      "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto content = build_auth_file(deep, {{"m.io/a", "u", "p"}});
+  ASSERT_FALSE(content.ok());
+  EXPECT_EQ(content.error().message,
+            "the global auth file is nested deeper than 10000 levels: fix "
+            "--global-auth-file");
+}

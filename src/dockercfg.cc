@@ -1,9 +1,9 @@
 #include "dockercfg.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "base64.h"
+#include "json.h"
 
 namespace {
 
@@ -78,11 +78,7 @@ Result<std::vector<DockerConfigEntry>> ParseEntries(const json& object) {
   return entries;
 }
 
-Result<json> ParseJson(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Error{"not valid JSON"};
-  return doc;
-}
+Result<json> ParseJson(std::string_view text) { return parse_json(text); }
 
 const json* FindAuths(const json& doc) {
   for (const auto& [key, value] : doc.items())

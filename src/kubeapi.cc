@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "http.h"
+#include "json.h"
 
 namespace {
 
@@ -105,17 +106,15 @@ std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& r) {
 ApiError StatusError(const HttpResponse& r, const Target& t) {
   std::string reason;
   std::string message;
-  try {
-    Json j = Json::parse(r.body);
-    if (j.is_object()) {
+  if (auto parsed = parse_json(r.body); parsed && parsed->is_object()) {
+    const Json& j = *parsed;
+    {
       auto it = j.find("reason");
       if (it != j.end() && it->is_string()) reason = it->get<std::string>();
       it = j.find("message");
       if (it != j.end() && it->is_string()) message = it->get<std::string>();
     }
-  } catch (const Json::exception&) {
-    // Not a Status (a proxy's page, say): keep just the status line.
-  }
+  }  // else not a Status (a proxy's page, say): keep just the status line.
   if (message.empty()) {
     message = "HTTP " + std::to_string(r.status);
     if (!r.reason.empty()) message += " " + r.reason;
@@ -155,15 +154,12 @@ bool NameList(const Json& obj, const char* key, std::vector<std::string>* out) {
 }
 
 ApiResult<Json> ParseBody(const HttpResponse& r, const Target& t) {
-  try {
-    Json j = Json::parse(r.body);
-    if (!j.is_object()) {
-      return MakeError(Kind::kDecode, t, "response is not a JSON object");
-    }
-    return j;
-  } catch (const Json::exception&) {
-    return MakeError(Kind::kDecode, t, "response is not valid JSON");
-  }
+  auto parsed = parse_json(r.body);
+  if (!parsed)
+    return MakeError(Kind::kDecode, t, "response is " + parsed.error().message);
+  if (!parsed->is_object())
+    return MakeError(Kind::kDecode, t, "response is not a JSON object");
+  return std::move(*parsed);
 }
 
 // A Secret object into a PullSecret; only the pull-secret key is decoded.

@@ -1,8 +1,7 @@
 #include "protocol.h"
 
-#include <nlohmann/json.hpp>
-
 #include "duration.h"
+#include "json.h"
 
 namespace {
 
@@ -23,11 +22,14 @@ Result<CredentialProviderRequest> parse_request(std::string_view text) {
     return Error{
         "the request on stdin is larger than 1 MiB: kubelet sends one "
         "small CredentialProviderRequest; check what runs this plugin"};
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return Error{
-        "stdin is not a JSON CredentialProviderRequest: this binary "
-        "is meant to be run by kubelet (see the README to try it by hand)"};
+  auto parsed = parse_json(text);
+  if (parsed && !parsed->is_object()) parsed = Error{"not an object"};
+  if (!parsed)
+    return Error{"stdin is not a JSON CredentialProviderRequest (" +
+                 parsed.error().message +
+                 "): this binary is meant to be run by kubelet (see the "
+                 "README to try it by hand)"};
+  const json& doc = *parsed;
   auto str = [&](const char* key) -> std::string {
     auto it = doc.find(key);
     return it != doc.end() && it->is_string() ? it->get<std::string>() : "";

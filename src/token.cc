@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base64.h"
+#include "json.h"
 
 namespace {
 
@@ -59,8 +60,9 @@ Result<PodIdentity> identity_from_token(std::string_view jwt) {
     return malformed;
   auto payload = base64url_decode(jwt.substr(first + 1, second - first - 1));
   if (!payload) return malformed;
-  json claims = json::parse(*payload, nullptr, false);
-  if (!claims.is_object()) return malformed;
+  auto parsed = parse_json(*payload);
+  if (!parsed || !parsed->is_object()) return malformed;
+  const json& claims = *parsed;
 
   PodIdentity id;
   id.ns = StringAt(claims, {"kubernetes.io", "namespace"});

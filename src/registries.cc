@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
@@ -26,10 +27,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-bool ByPrefix(const Registry& a, const Registry& b) {
-  return a.prefix < b.prefix;
-}
 
 // BurntSushi/toml, which containers/image uses, matches a key to a field
 // exactly or else case-insensitively with Go's strings.EqualFold, whose
@@ -357,9 +354,10 @@ Result<RegistriesConf> Parse(std::string_view input) {
 
   // Entries for the same location (or, without one, the same prefix) must
   // agree on insecure and blocked.
-  std::map<std::string, const Registry*> by_location;
+  std::unordered_map<std::string_view, const Registry*> by_location;
+  by_location.reserve(conf.registries.size());
   for (const Registry& reg : conf.registries) {
-    const std::string& key =
+    std::string_view key =
         reg.endpoint.location.empty() ? reg.prefix : reg.endpoint.location;
     auto [it, inserted] = by_location.emplace(key, &reg);
     if (inserted) continue;
@@ -398,15 +396,20 @@ Result<RegistriesConf> Parse(std::string_view input) {
 
   // For a repeated prefix the first entry wins (postProcessRegistries keeps
   // the first in uniqueRegistries); sorted by prefix as Go sorts them. A
-  // stable sort keeps the first of equal prefixes first: n log n, where
-  // comparing each entry with every earlier one was quadratic.
-  std::stable_sort(conf.registries.begin(), conf.registries.end(), ByPrefix);
-  conf.registries.erase(
-      std::unique(conf.registries.begin(), conf.registries.end(),
-                  [](const Registry& a, const Registry& b) {
-                    return a.prefix == b.prefix;
-                  }),
-      conf.registries.end());
+  // stable sort of indices keeps the first of equal prefixes first: n log n
+  // without moving entries around, where comparing each entry with every
+  // earlier one was quadratic.
+  std::vector<uint32_t> order(conf.registries.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return conf.registries[a].prefix < conf.registries[b].prefix;
+  });
+  std::vector<Registry> unique;
+  unique.reserve(order.size());
+  for (uint32_t i : order)
+    if (unique.empty() || unique.back().prefix != conf.registries[i].prefix)
+      unique.push_back(std::move(conf.registries[i]));
+  conf.registries = std::move(unique);
 
   if (!mode.empty() && mode != "disabled" && mode != "enforcing" &&
       mode != "permissive")

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -335,11 +336,12 @@ TEST(Registries, RefusesWhatToml11Refuses) {
 // after a key (issue 9 item 8): such input is refused before it gets there.
 TEST(Registries, NoCharacterAfterAKeyReachesToml) {
   for (char32_t c = 0xA1; c <= 0x499; ++c) {
-    std::string ch = {static_cast<char>(0xC0 | (c >> 6)),
-                      static_cast<char>(0x80 | (c & 0x3F))};
-    for (const std::string& toml :
-         {"a" + ch + " = 1\n", "a." + ch + " = 1\n", "[a" + ch + "]\n",
-          "x = { a" + ch + " = 1 }\n", "\"a\"" + ch + " = 1\n"}) {
+    char ch[3] = {static_cast<char>(0xC0 | (c >> 6)),
+                  static_cast<char>(0x80 | (c & 0x3F)), 0};
+    for (const char* shape : {"a%s = 1\n", "a.%s = 1\n", "[a%s]\n",
+                              "x = { a%s = 1 }\n", "\"a\"%s = 1\n"}) {
+      char toml[32];
+      std::snprintf(toml, sizeof toml, shape, ch);
       auto conf = parse_registries(toml, "t.conf");
       ASSERT_FALSE(conf.ok()) << toml;
       EXPECT_NE(conf.error().message.find("non-ASCII"), std::string::npos);
@@ -351,13 +353,19 @@ TEST(Registries, NoCharacterAfterAKeyReachesToml) {
 // same prefix; both over many entries, in n log n.
 TEST(Registries, RepeatedPrefixesAndDropInsAtScale) {
   std::string main, dropin;
+  char entry[128];
   for (int i = 0; i < 20000; ++i) {
-    std::string prefix = "r" + std::to_string(i % 10000) + ".io";
-    main += "[[registry]]\nprefix = \"" + prefix + "\"\nlocation = \"m" +
-            std::to_string(i) + ".io\"\n";
-    if (i % 2 == 0)
-      dropin += "[[registry]]\nprefix = \"" + prefix + "\"\nlocation = \"d" +
-                std::to_string(i) + ".io\"\n";
+    std::snprintf(entry, sizeof entry,
+                  "[[registry]]\nprefix = \"r%d.io\"\nlocation = \"m%d.io\"\n",
+                  i % 10000, i);
+    main += entry;
+    if (i % 2 == 0) {
+      std::snprintf(
+          entry, sizeof entry,
+          "[[registry]]\nprefix = \"r%d.io\"\nlocation = \"d%d.io\"\n",
+          i % 10000, i);
+      dropin += entry;
+    }
   }
   RegistriesConf conf = MustParse(main);
   ASSERT_EQ(conf.registries.size(), 10000u);

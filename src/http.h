@@ -1,5 +1,8 @@
-// A minimal HTTPS/1.1 client over OpenSSL 3: GET only, one kept-alive
-// connection to one server, every step bounded by a deadline.
+// An HTTPS/1.1 client for GETs to one server, over Boost.Beast, Asio and
+// OpenSSL. Beast does the HTTP framing; this file keeps our policy: TLS
+// verification (tls.h), the deadline on every step, the body cap, never
+// following redirects (a 3xx is returned like any other status), and one
+// resend on a kept-alive connection the server had already dropped.
 #pragma once
 
 #include <chrono>
@@ -11,48 +14,12 @@
 #include <utility>
 #include <vector>
 
-#include "result.h"
+#include "http_error.h"
+#include "tls.h"
+#include "url.h"
 
-struct HttpError {
-  enum class Kind {
-    kConfig,     // bad URL, unreadable CA, bad client certificate or key
-    kTransport,  // DNS, connect, reset, connection closed early
-    kTls,        // handshake or certificate verification failed, TLS alert
-    kTimeout,    // the deadline passed
-    kProtocol,   // malformed response, or body larger than the cap
-  };
-  Kind kind;
-  // One line, never holds the token, a header value or body data.
-  std::string message;
-};
-
-template <class T>
-using HttpResult = Result<T, HttpError>;
-
-// "https://host[:port][/base/path]"; host may be a name, an IPv4 literal or
-// a bracketed IPv6 literal ("[::1]").
-struct HttpUrl {
-  std::string host;  // without brackets, lower case
-  int port = 443;
-  std::string base_path;  // "" or "/prefix" without a trailing slash
-  bool ip_literal = false;
-  bool ipv6 = false;
-  // Host header value: host, [v6] bracketed, ":port" unless 443.
-  std::string authority() const;
-  // "host:port" / "[v6]:port", for messages.
-  std::string host_port() const;
-};
-HttpResult<HttpUrl> parse_https_url(std::string_view url);
-
-struct HttpClientConfig {
+struct HttpClientConfig : TlsConfig {
   std::string server;  // see HttpUrl
-  // Trust anchors: ca_file and/or ca_pem; both empty: the system defaults.
-  std::string ca_file;
-  std::string ca_pem;
-  bool insecure_skip_tls_verify = false;
-  // Optional client certificate (leaf first, then chain) and key, PEM.
-  std::string client_cert_pem;
-  std::string client_key_pem;
   // Sent as "Authorization: Bearer <token>" when not empty.
   std::string bearer_token;
   std::size_t max_body_bytes = 16u << 20;
@@ -87,13 +54,10 @@ class HttpClient {
   HttpResult<HttpResponse> get(std::string_view path_and_query,
                                Clock::time_point deadline);
 
-  // Closes the connection, if any.
-  void close();
   // TCP connections opened so far.
   int connections_opened() const;
   // Requests sent so far (a transparent resend counts twice).
   int requests_sent() const;
-  const HttpUrl& url() const;
 
  private:
   struct Impl;

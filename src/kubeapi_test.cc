@@ -1,0 +1,403 @@
+// Tests of the Kubernetes API client (kubeapi.h) against a real OpenSSL
+// server on loopback answering as kube-apiserver does.
+#include "kubeapi.h"
+
+#include "base64.h"
+#include "tls_test_server.h"
+
+namespace {
+
+using namespace tls_test_server;
+
+// ---- The Kubernetes API client ---------------------------------------------
+
+ApiConfig ApiTo(const TestServer& server, int timeout_ms = 10000) {
+  ApiConfig c;
+  c.server = server.url();
+  c.ca_pem = TestPki().ca.cert_pem;
+  c.bearer_token = "secret-token-value";
+  c.timeout = milliseconds(timeout_ms);
+  return c;
+}
+
+TEST(ApiSession, GetPodAndServiceAccount) {
+  TestServer server(ServeWith(TestPki().server),
+                    [](const std::string& head, int, int) {
+                      if (head.find("/pods/") != std::string::npos) {
+                        return Respond(200, "OK", R"({"kind":"Pod",
+                          "metadata":{"name":"p","uid":"u-1"},
+                          "spec":{"nodeName":"node1","serviceAccountName":"sa",
+                          "imagePullSecrets":[{"name":"a"},{},{"name":"b"}]}})");
+                      }
+                      return Respond(200, "OK", R"({"kind":"ServiceAccount",
+                        "imagePullSecrets":[{"name":"c"}]})");
+                    });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server));
+  auto pod = api.get_pod("team-a", "web-0");
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(pod->uid, "u-1");
+  EXPECT_EQ(pod->node_name, "node1");
+  EXPECT_EQ(pod->service_account, "sa");
+  EXPECT_EQ(pod->image_pull_secrets, (std::vector<std::string>{"a", "b"}));
+  auto sa = api.get_service_account_pull_secrets("team-a", "sa");
+  ASSERT_TRUE(sa.ok()) << sa.error().message;
+  EXPECT_EQ(*sa, std::vector<std::string>{"c"});
+  EXPECT_EQ(server.paths(),
+            (std::vector<std::string>{
+                "/api/v1/namespaces/team-a/pods/web-0",
+                "/api/v1/namespaces/team-a/serviceaccounts/sa"}));
+  EXPECT_EQ(api.requests(), 2);
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_NE((server.heads()[0] + "\r\n")
+                .find("\r\nAuthorization: Bearer secret-token-value\r\n"),
+            std::string::npos);
+}
+
+TEST(ApiSession, SecretsTable) {
+  const std::string cfgjson =
+      R"({"auths":{"mirror.example.com":{"auth":"dXNlcjpwYXNz"}}})";
+  const std::string cfg = R"({"mirror.example.com":{"auth":"dXNlcjpwYXNz"}})";
+  TestServer server(
+      ServeWith(TestPki().server), [&](const std::string& head, int, int) {
+        std::string line = head.substr(0, head.find("\r\n"));
+        if (line.find("dockerconfigjson ") != std::string::npos) {
+          return Respond(200, "OK",
+                         R"({"kind":"SecretList","items":[
+              {"metadata":{"name":"s1"},"type":"kubernetes.io/dockerconfigjson",
+               "data":{".dockerconfigjson":")" +
+                             base64_encode(cfgjson) + R"("}},
+              {"metadata":{"name":"s2"},"type":"kubernetes.io/dockerconfigjson",
+               "data":{}},
+              {"metadata":{"name":"s3"},"type":"kubernetes.io/dockerconfigjson",
+               "data":{".dockerconfigjson":"%%not base64%%"}}]})");
+        }
+        if (line.find("dockercfg ") != std::string::npos) {
+          return Respond(200, "OK",
+                         R"({"kind":"SecretList","items":[
+              {"metadata":{"name":"old"},"type":"kubernetes.io/dockercfg",
+               "data":{".dockercfg":")" +
+                             base64_encode(cfg) + R"("}}]})");
+        }
+        if (line.find("/secrets/gone ") != std::string::npos) {
+          return Respond(
+              404, "Not Found",
+              StatusBody(404, "NotFound", R"(secrets \"gone\" not found)"));
+        }
+        if (line.find("/secrets/bad ") != std::string::npos) {
+          return Respond(200, "OK", R"({"metadata":{"name":"bad"},
+              "type":"kubernetes.io/dockerconfigjson",
+              "data":{".dockerconfigjson":"!!!"}})");
+        }
+        return Respond(200, "OK",
+                       R"({"metadata":{"name":"one"},
+            "type":"kubernetes.io/dockerconfigjson",
+            "data":{".dockerconfigjson":")" +
+                           base64_encode(cfgjson) + R"("}})");
+      });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server));
+
+  auto list = api.list_pull_secrets("ns1");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  struct Want {
+    std::string name, type, config;
+  };
+  const Want want[] = {
+      {"s1", "kubernetes.io/dockerconfigjson", cfgjson},
+      {"s2", "kubernetes.io/dockerconfigjson", ""},
+      {"s3", "kubernetes.io/dockerconfigjson", ""},
+      {"old", "kubernetes.io/dockercfg", cfg},
+  };
+  ASSERT_EQ(list->size(), std::size(want));
+  for (std::size_t i = 0; i < std::size(want); ++i) {
+    SCOPED_TRACE(want[i].name);
+    EXPECT_EQ((*list)[i].name, want[i].name);
+    EXPECT_EQ((*list)[i].type, want[i].type);
+    EXPECT_EQ((*list)[i].config, want[i].config);
+  }
+
+  auto one = api.get_secret("ns1", "one");
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->name, "one");
+  EXPECT_EQ((*one)->config, cfgjson);
+
+  auto gone = api.get_secret("ns1", "gone");
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_FALSE(gone->has_value());
+
+  // Data that is not base64 reads as a missing key: the caller skips it.
+  auto bad = api.get_secret("ns1", "bad");
+  ASSERT_TRUE(bad.ok()) << bad.error().message;
+  ASSERT_TRUE(bad->has_value());
+  EXPECT_EQ((*bad)->name, "bad");
+  EXPECT_EQ((*bad)->type, "kubernetes.io/dockerconfigjson");
+  EXPECT_EQ((*bad)->config, "");
+
+  auto encoded = api.get_secret("ns1", "we ird/na%me");
+  ASSERT_TRUE(encoded.ok()) << encoded.error().message;
+
+  EXPECT_EQ(
+      server.paths(),
+      (std::vector<std::string>{
+          "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
+          "2Fdockerconfigjson",
+          "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
+          "2Fdockercfg",
+          "/api/v1/namespaces/ns1/secrets/one",
+          "/api/v1/namespaces/ns1/secrets/gone",
+          "/api/v1/namespaces/ns1/secrets/bad",
+          "/api/v1/namespaces/ns1/secrets/we%20ird%2Fna%25me",
+      }));
+  EXPECT_EQ(api.requests(), 6);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(ApiSession, StatusAndRetryTable) {
+  struct Case {
+    std::string name;
+    std::vector<Reply> replies;  // one per request, in order
+    bool ok;
+    int requests;
+    int status;
+    std::string reason;
+    std::string message_part;
+    int min_ms;  // the backoff the client must have waited
+  };
+  const Reply ok = Respond(200, "OK", R"({"metadata":{"uid":"u"}})");
+  const Reply e500 =
+      Respond(500, "Internal Server Error",
+              StatusBody(500, "InternalError", "etcd is unhappy"));
+  const Reply e503 = Respond(503, "Service Unavailable", "<html>busy</html>");
+  const Reply e429 = Respond(429, "Too Many Requests",
+                             StatusBody(429, "TooManyRequests", "slow down"),
+                             "Retry-After: 1\r\n");
+  const Reply e429_long = Respond(429, "Too Many Requests",
+                                  StatusBody(429, "TooManyRequests", "wait"),
+                                  "Retry-After: 3600\r\n");
+  const Reply e403 = Respond(
+      403, "Forbidden",
+      StatusBody(403, "Forbidden",
+                 R"(pods \"web-0\" is forbidden: User \"system:serviceaccount:)"
+                 R"(team-a:default\" cannot get resource \"pods\")"));
+  const Reply e401 = Respond(401, "Unauthorized",
+                             StatusBody(401, "Unauthorized", "Unauthorized"));
+  const Case cases[] = {
+      {"200", {ok}, true, 1, 0, "", "", 0},
+      {"429 Retry-After then 200", {e429, ok}, true, 2, 0, "", "", 1000},
+      {"503 then 200", {e503, ok}, true, 2, 0, "", "", 100},
+      {"500 three times",
+       {e500, e500, e500},
+       false,
+       3,
+       500,
+       "InternalError",
+       "etcd is unhappy",
+       500},
+      {"503 without Status",
+       {e503, e503, e503},
+       false,
+       3,
+       503,
+       "",
+       "HTTP 503 Service Unavailable",
+       500},
+      {"403 not retried",
+       {e403, ok},
+       false,
+       1,
+       403,
+       "Forbidden",
+       "cannot get resource \"pods\"",
+       0},
+      {"401 not retried",
+       {e401, ok},
+       false,
+       1,
+       401,
+       "Unauthorized",
+       "Unauthorized",
+       0},
+      {"429 Retry-After beyond the budget",
+       {e429_long, ok},
+       false,
+       1,
+       429,
+       "TooManyRequests",
+       "wait",
+       0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::atomic<int> n{0};
+    TestServer server(
+        ServeWith(TestPki().server), [&](const std::string&, int, int) {
+          int i = n++;
+          return i < static_cast<int>(c.replies.size()) ? c.replies[i] : ok;
+        });
+    ASSERT_TRUE(server.ok());
+    ApiSession api(ApiTo(server, 5000));
+    auto start = Clock::now();
+    auto pod = api.get_pod("team-a", "web-0");
+    auto elapsed = Clock::now() - start;
+    EXPECT_EQ(api.requests(), c.requests);
+    EXPECT_EQ(n.load(), c.requests);
+    EXPECT_GE(elapsed, milliseconds(c.min_ms));
+    EXPECT_LT(elapsed, milliseconds(c.min_ms + 1000));
+    ASSERT_EQ(pod.ok(), c.ok) << (pod.ok() ? "" : pod.error().message);
+    if (c.ok) {
+      EXPECT_EQ(pod->uid, "u");
+      continue;
+    }
+    const ApiError& e = pod.error();
+    EXPECT_EQ(e.kind, ApiError::Kind::kHttp);
+    EXPECT_EQ(e.status, c.status);
+    EXPECT_EQ(e.reason, c.reason);
+    EXPECT_NE(e.message.find(c.message_part), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("secret-token-value"), std::string::npos);
+    EXPECT_EQ(e.verb, "get");
+    EXPECT_EQ(e.resource, "pods");
+    EXPECT_EQ(e.ns, "team-a");
+    EXPECT_EQ(e.name, "web-0");
+  }
+}
+
+TEST(ApiSession, FailuresTable) {
+  const Pki& pki = TestPki();
+  struct Case {
+    std::string name;
+    bool refused;   // nothing listens
+    bool hang;      // the server never answers
+    bool wrong_ca;  // the client trusts another CA
+    bool bad_url;
+    int timeout_ms;
+    ApiError::Kind kind;
+    std::string message_part;
+    int min_ms, max_ms;
+    int server_connections;
+  };
+  const Case cases[] = {
+      {"connection refused", true, false, false, false, 5000,
+       ApiError::Kind::kTransport, "Connection refused (3 attempts)", 500, 1000,
+       0},
+      {"server never answers", false, true, false, false, 400,
+       ApiError::Kind::kTimeout, "timed out waiting for the response", 400, 600,
+       1},
+      {"TLS failure not retried", false, false, true, false, 5000,
+       ApiError::Kind::kTls, "certificate verify failed", 0, 300, 1},
+      {"bad server URL", false, false, false, true, 5000,
+       ApiError::Kind::kConfig, "only https:// is supported", 0, 100, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestServer server(ServeWith(pki.server), [&](const std::string&, int, int) {
+      return c.hang ? Reply{"", false, true} : Ok200("", 0, 0);
+    });
+    ASSERT_TRUE(server.ok());
+    ApiConfig config = ApiTo(server, c.timeout_ms);
+    if (c.refused) {
+      config.server = "https://127.0.0.1:" + std::to_string(ClosedPort());
+    }
+    if (c.wrong_ca) config.ca_pem = pki.other_ca.cert_pem;
+    if (c.bad_url) config.server = "http://127.0.0.1:1";
+    auto start = Clock::now();
+    ApiSession api(config);
+    auto secret = api.get_secret("ns1", "s");
+    auto elapsed = Clock::now() - start;
+    ASSERT_FALSE(secret.ok());
+    const ApiError& e = secret.error();
+    EXPECT_EQ(e.kind, c.kind) << e.message;
+    EXPECT_NE(e.message.find(c.message_part), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("secret-token-value"), std::string::npos);
+    EXPECT_EQ(e.verb, "get");
+    EXPECT_EQ(e.resource, "secrets");
+    EXPECT_EQ(e.ns, "ns1");
+    EXPECT_EQ(e.name, "s");
+    EXPECT_GE(elapsed, milliseconds(c.min_ms));
+    EXPECT_LT(elapsed, milliseconds(c.max_ms));
+    EXPECT_EQ(server.connections(), c.server_connections);
+  }
+}
+
+TEST(ApiSession, BudgetIsSharedAcrossCalls) {
+  std::atomic<int> n{0};
+  TestServer server(ServeWith(TestPki().server),
+                    [&](const std::string&, int, int) {
+                      if (n++ == 0) {
+                        std::this_thread::sleep_for(milliseconds(300));
+                        return Respond(200, "OK", "{}");
+                      }
+                      return Reply{"", false, true};
+                    });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server, 500));
+  auto start = Clock::now();
+  auto first = api.get_service_account_pull_secrets("ns1", "default");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = api.get_service_account_pull_secrets("ns1", "default");
+  auto elapsed = Clock::now() - start;
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().kind, ApiError::Kind::kTimeout);
+  EXPECT_GE(elapsed, milliseconds(480));
+  EXPECT_LT(elapsed, milliseconds(700));
+  // Once spent, later calls fail at once without a request.
+  auto third = api.get_pod("ns1", "p");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().kind, ApiError::Kind::kTimeout);
+  EXPECT_EQ(api.requests(), 2);
+}
+
+TEST(ApiSession, DecodeErrorsTable) {
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string message_part;
+  };
+  const Case cases[] = {
+      {"not JSON", "<html>", "not valid JSON"},
+      {"not an object", "[1,2]", "not a JSON object"},
+      {"pull secrets not a list",
+       R"({"spec":{"imagePullSecrets":{"name":"a"}}})",
+       "spec.imagePullSecrets is not a list"},
+      {"nodeName not a string", R"({"spec":{"nodeName":7}})",
+       "spec.nodeName is not a string"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestServer server(ServeWith(TestPki().server),
+                      [&](const std::string&, int, int) {
+                        return Respond(200, "OK", c.body);
+                      });
+    ASSERT_TRUE(server.ok());
+    ApiSession api(ApiTo(server));
+    auto pod = api.get_pod("ns1", "p");
+    ASSERT_FALSE(pod.ok());
+    EXPECT_EQ(pod.error().kind, ApiError::Kind::kDecode);
+    EXPECT_NE(pod.error().message.find(c.message_part), std::string::npos)
+        << pod.error().message;
+    EXPECT_EQ(api.requests(), 1);
+  }
+}
+
+TEST(ApiSession, NodeIdentityWithClientCertificate) {
+  const Pki& pki = TestPki();
+  TestServer::Options o = ServeWith(pki.server);
+  o.client_ca = &pki.client_ca;
+  TestServer server(o, [](const std::string&, int, int) {
+    return Respond(200, "OK", R"({"spec":{"nodeName":"node1"}})");
+  });
+  ASSERT_TRUE(server.ok());
+  ApiConfig config = ApiTo(server);
+  config.bearer_token.clear();
+  config.client_cert_pem = pki.client.cert_pem;
+  config.client_key_pem = pki.client.key_pem;
+  ApiSession api(config);
+  auto pod = api.get_pod("ns1", "p");
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(pod->node_name, "node1");
+  EXPECT_EQ(server.client_cns(), std::vector<std::string>{"system:node:node1"});
+  EXPECT_EQ(server.heads()[0].find("Authorization"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,80 @@
+#include "pem.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "openssl_error.h"
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+BioPtr MemBio(std::string_view data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+int NoPassword(char*, int, int, void*) { return 0; }
+
+// Whether the end of the PEM text was reached, as opposed to a damaged
+// block: OpenSSL reports the end as "no start line".
+bool AtEnd() {
+  unsigned long e = ERR_peek_last_error();
+  return e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+                    ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+}
+
+}  // namespace
+
+Result<std::vector<X509Ptr>> read_pem_certificates(std::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  if (!bio) return Error{"out of memory"};
+  std::vector<X509Ptr> out;
+  ERR_clear_error();
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    out.emplace_back(cert);
+  }
+  if (!AtEnd()) return Error{openssl_error()};
+  ERR_clear_error();
+  if (out.empty()) return Error{"no PEM certificate found"};
+  return out;
+}
+
+Result<EvpPkeyPtr> read_pem_private_key(std::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  if (!bio) return Error{"out of memory"};
+  ERR_clear_error();
+  EVP_PKEY* key =
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr);
+  if (key == nullptr) {
+    if (pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") !=
+            std::string_view::npos ||
+        pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos) {
+      ERR_clear_error();
+      return Error{"the private key is encrypted, which is not supported"};
+    }
+    // OpenSSL 3's key decoder reports the blocks it could not use, not the
+    // absence of a key block.
+    if (pem.find("PRIVATE KEY-----") == std::string_view::npos) {
+      ERR_clear_error();
+      return Error{"no PEM private key found"};
+    }
+    return Error{openssl_error()};
+  }
+  return EvpPkeyPtr(key);
+}
+
+std::string private_key_to_pem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0,
+                                       nullptr, nullptr) != 1) {
+    ERR_clear_error();
+    return "";
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}

@@ -55,13 +55,21 @@ Result<CredentialProviderRequest> parse_request(std::string_view text) {
 }
 
 std::string make_response(std::string_view api_version,
-                          std::chrono::nanoseconds cache_duration) {
+                          std::chrono::nanoseconds cache_duration,
+                          const std::vector<ResponseAuth>& auth) {
+  json entries = json::object();
+  for (const ResponseAuth& a : auth)
+    entries[a.key] = {{"username", a.username}, {"password", a.password}};
   json response = {
       {"kind", "CredentialProviderResponse"},
       {"apiVersion", api_version},
       {"cacheKeyType", "Image"},
       {"cacheDuration", format_go_duration(cache_duration)},
-      {"auth", json::object()},
+      {"auth", entries},
   };
   return response.dump() + "\n";
+}
+
+std::vector<ResponseAuth> pod_bound_auth(std::string_view image) {
+  return {{std::string(image), "", ""}};
 }

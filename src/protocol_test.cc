@@ -52,3 +52,16 @@ TEST(Protocol, ResponseIsWhatKubeletsStrictDecoderWants) {
       make_response("credentialprovider.kubelet.k8s.io/v1", 10min));
   EXPECT_EQ(cached["cacheDuration"], "10m0s");
 }
+
+TEST(Protocol, PodBoundAuthIsOneEmptyCredentialForTheImage) {
+  for (const char* v : {"v1", "v1beta1", "v1alpha1"}) {
+    std::string api = std::string("credentialprovider.kubelet.k8s.io/") + v;
+    auto r = nlohmann::json::parse(
+        make_response(api, 0s, pod_bound_auth("docker.io/library/hello")));
+    EXPECT_EQ(r, nlohmann::json::parse(
+                     R"({"kind":"CredentialProviderResponse",
+        "apiVersion":")" +
+                     api + R"(","cacheKeyType":"Image","cacheDuration":"0s",
+        "auth":{"docker.io/library/hello":{"username":"","password":""}}})"));
+  }
+}

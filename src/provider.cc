@@ -251,7 +251,6 @@ Result<std::string> run_provider(const Options& o,
                                  const Logger& log) {
   auto request = parse_request(request_text);
   if (!request) return request.error();
-  std::string response = make_response(request->api_version, o.cache_duration);
 
   auto image = parse_normalized_named(request->image);
   if (!image)
@@ -304,7 +303,11 @@ Result<std::string> run_provider(const Options& o,
         std::chrono::duration_cast<std::chrono::seconds>(o.stale_after));
     if (stale)
       log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
-    return response;
+    // Only a written file ties the pull to the pod: a pull without one is
+    // anonymous, and kubelet may share its image with every pod.
+    return make_response(request->api_version, o.cache_duration,
+                         entries.empty() ? std::vector<ResponseAuth>{}
+                                         : pod_bound_auth(request->image));
   };
 
   if (sources.empty()) {

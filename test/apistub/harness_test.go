@@ -321,6 +321,10 @@ type result struct {
 	stdout, stderr string
 	code           int
 	elapsed        time.Duration
+	// image is the request's image; wrote is true when the test namespace's
+	// auth file for it exists after the run.
+	image string
+	wrote bool
 }
 
 func (r result) String() string {
@@ -376,6 +380,14 @@ func (e *env) runWrapped(wrapper []string, stdin []byte, extra ...string) result
 	}
 	if ctx.Err() != nil {
 		e.t.Fatalf("the provider did not finish within 30s\n%v", res)
+	}
+	var req struct {
+		Image string `json:"image"`
+	}
+	if json.Unmarshal(stdin, &req) == nil && req.Image != "" {
+		res.image = req.Image
+		_, err := os.Lstat(filepath.Join(e.authDir, authFileName(testNS, req.Image)))
+		res.wrote = err == nil
 	}
 	if cmd.ProcessState == nil {
 		e.t.Fatalf("cannot run %s: %v", binary, err)
@@ -446,7 +458,10 @@ func files(t *testing.T, dir string) []string {
 }
 
 // checkResponse: stdout is exactly one CredentialProviderResponse of
-// apiVersion version that kubelet's strict decoder accepts.
+// apiVersion version that kubelet's strict decoder accepts. Its auth holds
+// one entry, the requested image with an empty username and password,
+// exactly when the run left an auth file for the image (kubelet then ties
+// the pull to the pod's service account), and nothing otherwise.
 func checkResponse(t *testing.T, res result, version, cacheDuration string) {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(res.stdout))
@@ -463,6 +478,9 @@ func checkResponse(t *testing.T, res result, version, cacheDuration string) {
 		"cacheKeyType":  "Image",
 		"cacheDuration": cacheDuration,
 		"auth":          map[string]any{},
+	}
+	if res.wrote {
+		want["auth"] = map[string]any{res.image: map[string]any{"username": "", "password": ""}}
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("response\n got %v\nwant %v", got, want)

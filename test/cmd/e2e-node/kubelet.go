@@ -49,6 +49,8 @@ type kubeletSim struct {
 
 	podsMu sync.Mutex
 	pods   map[string]*v1.Pod
+
+	records *pullRecords
 }
 
 // syncBuffer collects klog output.
@@ -83,6 +85,8 @@ func runKubelet(args []string) error {
 	fs.StringVar(&k.registriesConfD, "registries-conf-dir", "", "registries.conf.d")
 	fs.StringVar(&k.certsDir, "certs-dir", "", "certs.d directory")
 	fs.StringVar(&k.workDir, "work-dir", "", "scratch directory")
+	rootDir := fs.String("root-dir", "", "kubelet's root dir (pull records); default <work-dir>/kubelet")
+	verifyPolicy := fs.String("image-pull-credentials-verification-policy", "NeverVerifyPreloadedImages", "kubelet's imagePullCredentialsVerificationPolicy")
 	verbosity := fs.String("v", "2", "klog verbosity")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -100,6 +104,15 @@ func runKubelet(args []string) error {
 	for _, sev := range []string{"WARNING", "ERROR", "FATAL"} {
 		klog.SetOutputBySeverity(sev, io.Discard)
 	}
+
+	if *rootDir == "" {
+		*rootDir = filepath.Join(k.workDir, "kubelet")
+	}
+	records, err := newPullRecords(*rootDir, *verifyPolicy)
+	if err != nil {
+		return fmt.Errorf("pull records: %w", err)
+	}
+	k.records = records
 
 	restConfig, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -193,22 +206,71 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 		res.Error = fmt.Sprintf("get pod: %v", err)
 		return res
 	}
-	// images.imageManager.makeLookupPullCredentialsFunc, verbatim in effect.
-	repoToPull, _, _, err := parsers.ParseImageName(p.Image)
+	image, err := withDefaultTag(p.Image)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	external := plugin.NewExternalCredentialProviderDockerKeyring(pod.Namespace, pod.Name, string(pod.UID), pod.Spec.ServiceAccountName)
-	keyring, err := credentialprovidersecrets.MakeDockerKeyring(k.getPullSecretsForPod(pod), credentialprovider.UnionDockerKeyring{k.nodeKeyring, external})
+	// images.imageManager.makeLookupPullCredentialsFunc, verbatim in effect:
+	// looked up once, no earlier than needed, shared by the pull manager's
+	// check and the pull.
+	lookup := sync.OnceValues(func() ([]credentialprovider.TrackedAuthConfig, error) {
+		repoToPull, _, _, err := parsers.ParseImageName(image)
+		if err != nil {
+			return nil, err
+		}
+		external := plugin.NewExternalCredentialProviderDockerKeyring(pod.Namespace, pod.Name, string(pod.UID), pod.Spec.ServiceAccountName)
+		keyring, err := credentialprovidersecrets.MakeDockerKeyring(k.getPullSecretsForPod(pod), credentialprovider.UnionDockerKeyring{k.nodeKeyring, external})
+		if err != nil {
+			return nil, err
+		}
+		creds, _ := keyring.Lookup(repoToPull)
+		return creds, nil
+	})
+
+	// imageManager.EnsureImageExists with KubeletEnsureSecretPulledImages:
+	// a cached image is used only if the pull manager finds the pod's
+	// credentials in its pull record.
+	ctx := context.Background()
+	if ref := k.records.imageRef(image); ref != "" && p.IfNotPresent {
+		mustPull, err := k.records.manager.MustAttemptImagePull(ctx, image, ref, podCredentials(lookup))
+		if err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		if !mustPull {
+			klog.InfoS("Container image already present on machine and can be accessed by the pod", "image", image, "pod", klog.KObj(pod))
+			res.Reused = true
+			res.PullRecord = k.records.recordFile(ref)
+			return res
+		}
+	}
+	creds, err := lookup()
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	creds, _ := keyring.Lookup(repoToPull)
 	for _, c := range creds {
 		res.KubeletCredentials = append(res.KubeletCredentials, c.Username)
 	}
+
+	// imageManager.pullImage: the intent before, the record after.
+	if err := k.records.manager.RecordPullIntent(klog.Background(), image); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	var used *credentialprovider.TrackedAuthConfig
+	defer func() {
+		if !res.Pulled {
+			k.records.manager.RecordImagePullFailed(ctx, image)
+			return
+		}
+		ref := res.Digest
+		k.records.manager.RecordImagePulled(ctx, image, ref, recordedCredentials(used))
+		k.records.pulled(image, ref)
+		res.CredentialSource = describeSource(used)
+		res.PullRecord = k.records.recordFile(ref)
+	}()
 
 	// kuberuntime.PullImage: no credentials -> one pull; else one CRI
 	// PullImage per credential until one succeeds.
@@ -217,7 +279,7 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 		return res
 	}
 	var errs []string
-	for _, c := range creds {
+	for i, c := range creds {
 		auth := &types.DockerAuthConfig{Username: c.Username, Password: c.Password, IdentityToken: c.IdentityToken}
 		if c.Auth != "" && c.Username == "" {
 			if dec, err := base64.StdEncoding.DecodeString(c.Auth); err == nil {
@@ -226,8 +288,15 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 				}
 			}
 		}
+		// CRI-O (server/image_pull.go): "Specifying a username indicates
+		// the user intends to send authentication to the registry"; a
+		// credential with an empty username is dropped.
+		if auth.Username == "" {
+			auth = nil
+		}
 		k.criPullImage(pod.Namespace, p.Image, auth, &res)
 		if res.Pulled {
+			used = &creds[i]
 			return res
 		}
 		errs = append(errs, res.PullError)

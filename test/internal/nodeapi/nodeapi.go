@@ -19,6 +19,12 @@ type Pull struct {
 	// RefreshPod drops the driver's cached copy of the pod (kubelet gets pod
 	// updates through its watch).
 	RefreshPod bool `json:"refreshPod,omitempty"`
+	// IfNotPresent is imagePullPolicy IfNotPresent: when this kubelet pulled
+	// the image before, its pull manager (KubeletEnsureSecretPulledImages)
+	// decides from its pull records and the pod's credentials whether the
+	// pod may use the cached image or must pull. Otherwise the image is
+	// pulled (Always).
+	IfNotPresent bool `json:"ifNotPresent,omitempty"`
 }
 
 // Result is the outcome of one Pull.
@@ -30,6 +36,18 @@ type Result struct {
 	// KubeletCredentials are the usernames kubelet passed in the CRI request
 	// (pull secrets matched against the source image), in order.
 	KubeletCredentials []string `json:"kubeletCredentials,omitempty"`
+	// CredentialSource is how kubelet tracks the credential the pull
+	// succeeded with: "serviceAccount:<ns>/<name>", "secret:<ns>/<name>",
+	// or "node" (no credential, or a node-wide one: the pull record says
+	// nodePodsAccessible).
+	CredentialSource string `json:"credentialSource,omitempty"`
+	// Reused: the image was cached and kubelet's pull manager let the pod
+	// use it without a pull ("already present on machine and can be
+	// accessed by the pod").
+	Reused bool `json:"reused,omitempty"`
+	// PullRecord is kubelet's ImagePulledRecord file for the image after
+	// this pull (JSON, as on disk under <root>/image_manager/pulled).
+	PullRecord string `json:"pullRecord,omitempty"`
 	// AuthFile is CRI-O's namespaced auth file for this pull.
 	AuthFile AuthFile `json:"authFile"`
 	// Pulled is true when containers/image copied the image.

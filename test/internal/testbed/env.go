@@ -198,6 +198,9 @@ type DriverConfig struct {
 	// appends its stderr to Driver.ProviderStderrPath (kubelet only logs a
 	// plugin's stderr when it fails; warnings of a successful run are lost).
 	TeeStderr bool
+	// VerificationPolicy is kubelet's imagePullCredentialsVerificationPolicy
+	// (default NeverVerifyPreloadedImages, kubelet's default).
+	VerificationPolicy string
 	// Args are appended to the standard provider arguments (--api-server,
 	// --ca-file, --auth-dir, --global-auth-file, --registries-conf,
 	// --registries-conf-dir).
@@ -303,6 +306,9 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 		"--certs-dir="+e.CertsDir,
 		"--work-dir="+filepath.Join(dir, "work"),
 	)
+	if cfg.VerificationPolicy != "" {
+		cmd.Args = append(cmd.Args, "--image-pull-credentials-verification-policy="+cfg.VerificationPolicy)
+	}
 	cmd.Dir = filepath.Join(dir, "work")
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "work"))
 	cmd.Stderr = stderr

@@ -2,10 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -22,6 +25,12 @@ constexpr size_t kMaxGlobalAuthFileBytes = 4 << 20;
 
 std::string ErrnoText() { return std::strerror(errno); }
 
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 // A file descriptor closed on every path out.
 struct Fd {
   int fd = -1;
@@ -30,23 +39,70 @@ struct Fd {
   }
 };
 
-Result<Ok> EnsureDir(const std::string& dir) {
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode))
-      return Error{"auth dir \"" + dir +
-                   "\" is not a directory: fix --auth-dir"};
-    return Ok{};
-  }
-  // Create missing parents too; each new directory is private.
+// Creates `dir` and its missing parents, each new one private (0700).
+Result<Ok> MakeDirs(const std::string& dir) {
   for (size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
     std::string part = dir.substr(0, at);
     if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
       return Error{"cannot create auth dir \"" + part + "\": " + ErrnoText() +
-                   ": create it (mode 0700) or fix --auth-dir"};
+                   ": create it (root-owned, mode 0700) or fix --auth-dir"};
     if (at == std::string::npos) break;
   }
   return Ok{};
+}
+
+Result<AuthDir> OpenDir(const std::string& path, bool private_dir) {
+  if (private_dir && ::mkdir(path.c_str(), 0700) != 0 && errno == ENOENT) {
+    if (auto made = MakeDirs(path); !made) return made.error();
+  }
+  int fd =
+      ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    struct stat st;
+    if ((err == ELOOP || err == ENOTDIR) && ::lstat(path.c_str(), &st) == 0 &&
+        S_ISLNK(st.st_mode))
+      return Error{"auth dir \"" + path +
+                   "\" is a symlink: point --auth-dir at the real directory"};
+    if (err == ENOTDIR)
+      return Error{"auth dir \"" + path +
+                   "\" is not a directory: remove what is in the way or fix "
+                   "--auth-dir"};
+    return Error{"cannot open auth dir \"" + path +
+                 "\": " + std::strerror(err) +
+                 ": create it (root-owned, mode 0700) or fix --auth-dir"};
+  }
+  AuthDir dir(fd, path);
+  if (!private_dir) return dir;
+  struct stat st;
+  if (::fstat(fd, &st) != 0)
+    return Error{"cannot inspect auth dir \"" + path + "\": " + ErrnoText()};
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    return Error{"auth dir \"" + path + "\" is owned by uid " +
+                 std::to_string(st.st_uid) +
+                 ", not root: chown root:root it (only root may hold the "
+                 "credentials CRI-O uses)"};
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return Error{"auth dir \"" + path + "\" is writable by its group or " +
+                 "others (mode " + ModeText(st.st_mode) +
+                 "): chmod 0700 it, or anyone could plant credentials"};
+  return dir;
+}
+
+// "tmp" + 16 random hex digits: unguessable, so nobody can pre-create it.
+std::string TempName(const std::string& name) {
+  unsigned char bytes[8] = {};
+  if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+    auto t = ::time(nullptr) ^ ::getpid();
+    std::memcpy(bytes, &t, std::min(sizeof t, sizeof bytes));
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string suffix;
+  for (unsigned char b : bytes) {
+    suffix += kHex[b >> 4];
+    suffix += kHex[b & 15];
+  }
+  return std::string(kTempPrefix) + name + "." + suffix;
 }
 
 }  // namespace
@@ -110,20 +166,37 @@ Result<std::string> read_global_auth_file(const std::string& path) {
   return content;
 }
 
-Result<Ok> write_auth_file(const std::string& dir, const std::string& name,
+AuthDir::~AuthDir() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<AuthDir> open_auth_dir(const std::string& path) {
+  return OpenDir(path, true);
+}
+
+Result<AuthDir> open_output_dir(const std::string& path) {
+  return OpenDir(path, false);
+}
+
+Result<Ok> write_auth_file(const AuthDir& dir, const std::string& name,
                            std::string_view content) {
-  if (auto made = EnsureDir(dir); !made) return made.error();
-  std::string temp = dir + "/" + std::string(kTempPrefix) + name + ".XXXXXX";
-  Fd f{::mkostemp(temp.data(), O_CLOEXEC)};
+  std::string temp;
+  Fd f;
+  for (int attempt = 0; attempt < 8 && f.fd < 0; ++attempt) {
+    temp = TempName(name);
+    f.fd = ::openat(dir.fd(), temp.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f.fd < 0 && errno != EEXIST) break;
+  }
   if (f.fd < 0)
-    return Error{"cannot create a file in auth dir \"" + dir +
+    return Error{"cannot create a file in auth dir \"" + dir.path() +
                  "\": " + ErrnoText() +
                  ": make it writable for the user kubelet runs as"};
   auto fail = [&](const std::string& what) -> Result<Ok> {
     std::string why = ErrnoText();
-    ::unlink(temp.c_str());
-    return Error{"cannot " + what + " auth file in \"" + dir + "\": " + why +
-                 ": free space or fix the auth dir's file system"};
+    ::unlinkat(dir.fd(), temp.c_str(), 0);
+    return Error{"cannot " + what + " auth file in \"" + dir.path() + "\": " +
+                 why + ": free space or fix the auth dir's file system"};
   };
   if (::fchmod(f.fd, 0600) != 0) return fail("set the mode of the");
   size_t done = 0;
@@ -137,41 +210,64 @@ Result<Ok> write_auth_file(const std::string& dir, const std::string& name,
     done += n;
   }
   if (::fsync(f.fd) != 0) return fail("flush the");
-  if (::close(f.fd) != 0) {
-    f.fd = -1;
-    return fail("close the");
-  }
-  f.fd = -1;
-  std::string final_path = dir + "/" + name;
-  if (::rename(temp.c_str(), final_path.c_str()) != 0)
+  if (::close(std::exchange(f.fd, -1)) != 0) return fail("close the");
+  if (::renameat(dir.fd(), temp.c_str(), dir.fd(), name.c_str()) != 0) {
+    if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
+      ::unlinkat(dir.fd(), temp.c_str(), 0);
+      return Error{"a directory is in the way of the auth file \"" +
+                   dir.path() + "/" + name +
+                   "\": remove it (only CRI-O's in-use/ belongs there)"};
+    }
     return fail("rename the");
-  Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.fd >= 0) ::fsync(d.fd);
+  }
+  ::fsync(dir.fd());
   return Ok{};
 }
 
-Result<bool> remove_auth_file(const std::string& dir, const std::string& name) {
-  std::string path = dir + "/" + name;
-  if (::unlink(path.c_str()) == 0) return true;
-  if (errno == ENOENT || errno == ENOTDIR) return false;
-  return Error{"cannot remove the stale auth file \"" + path +
+Result<bool> remove_auth_file(const AuthDir& dir, const std::string& name) {
+  if (::unlinkat(dir.fd(), name.c_str(), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  std::string path = dir.path() + "/" + name;
+  if (errno == EISDIR)
+    return Error{"a directory is in the way of the auth file \"" + path +
+                 "\": remove it (only CRI-O's in-use/ belongs there)"};
+  return Error{"cannot remove the previous auth file \"" + path +
                "\": " + ErrnoText() + ": make the auth dir writable"};
 }
 
-int remove_stale_auth_files(const std::string& dir,
-                            std::chrono::seconds max_age) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return 0;
+std::string_view auth_file_image_hash(std::string_view name) {
+  if (!is_auth_file_name(name)) return {};
+  return name.substr(name.size() - 5 - 64, 64);
+}
+
+int remove_stale_auth_files(
+    const AuthDir& dir, std::chrono::nanoseconds max_age, std::string_view keep,
+    const std::function<bool(std::string_view image_hash)>& pending) {
+  // A descriptor of our own: closedir closes it, not dir's.
+  int fd = ::openat(dir.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return 0;
+  }
+  struct timespec now;
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  auto now_ns =
+      std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
   int removed = 0;
-  time_t cutoff = ::time(nullptr) - max_age.count();
-  int dfd = ::dirfd(d);
   while (struct dirent* entry = ::readdir(d)) {
     std::string_view name = entry->d_name;
-    if (!is_auth_file_name(name) && !name.starts_with(kTempPrefix)) continue;
+    bool temp = name.starts_with(kTempPrefix);
+    if (name == keep || (!is_auth_file_name(name) && !temp)) continue;
     struct stat st;
-    if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (!S_ISREG(st.st_mode) || st.st_mtime > cutoff) continue;
-    if (::unlinkat(dfd, entry->d_name, 0) == 0) ++removed;
+    if (::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    auto mtime = std::chrono::seconds(st.st_mtim.tv_sec) +
+                 std::chrono::nanoseconds(st.st_mtim.tv_nsec);
+    if (!S_ISREG(st.st_mode) || now_ns - mtime <= max_age) continue;
+    // A pull kubelet has queued still needs its file, however long it waits.
+    if (!temp && pending(auth_file_image_hash(name))) continue;
+    if (::unlinkat(fd, entry->d_name, 0) == 0) ++removed;
   }
   ::closedir(d);
   return removed;

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "result.h"
@@ -31,17 +33,55 @@ Result<std::string> build_auth_file(std::string_view global_json,
 // Reads the global auth file; a missing file is empty, not an error.
 Result<std::string> read_global_auth_file(const std::string& path);
 
-// Creates `dir` (mode 0700) if missing, writes `content` to a temporary file
-// in it (mode 0600), fsyncs, renames it to `name` and fsyncs the directory:
-// CRI-O sees the old file, the new file, or none, never a partial one.
-Result<Ok> write_auth_file(const std::string& dir, const std::string& name,
+// An open directory that auth files are written in: every operation is
+// relative to its descriptor, so a path swapped after the checks (a
+// symlink planted in its place) cannot redirect a write or a removal.
+class AuthDir {
+ public:
+  AuthDir(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  AuthDir(AuthDir&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+  AuthDir& operator=(AuthDir&&) = delete;
+  AuthDir(const AuthDir&) = delete;
+  ~AuthDir();
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+// CRI-O's namespaced_auth_dir, created (mode 0700, parents too) if missing,
+// opened with O_DIRECTORY|O_NOFOLLOW. Refused when it is a symlink, not a
+// directory, not owned by root (or by the user we run as), or writable by
+// its group or others: whoever may write there could plant or swap the
+// credentials CRI-O hands to a registry.
+Result<AuthDir> open_auth_dir(const std::string& path);
+
+// Any existing directory, as found (`resolve --auth-file-out` writes where
+// the operator says).
+Result<AuthDir> open_output_dir(const std::string& path);
+
+// Writes `content` to a temporary file in `dir` (mode 0600), fsyncs,
+// renames it to `name` and fsyncs the directory: CRI-O sees the old file,
+// the new file, or none, never a partial one. On failure the temporary
+// file is gone and `name` is untouched.
+Result<Ok> write_auth_file(const AuthDir& dir, const std::string& name,
                            std::string_view content);
 
 // Removes `dir/name` if present; true if something was removed.
-Result<bool> remove_auth_file(const std::string& dir, const std::string& name);
+Result<bool> remove_auth_file(const AuthDir& dir, const std::string& name);
 
-// Removes our files (and our leftover temporary files) in `dir` older than
-// `max_age`; never looks into sub-directories such as in-use/. Returns how
-// many were removed.
-int remove_stale_auth_files(const std::string& dir,
-                            std::chrono::seconds max_age);
+// Removes our files (and our leftover temporary files) in `dir` whose last
+// write is older than `max_age`, except `keep` (the file this call wrote)
+// and those whose image hash `pending` says a pull still waits for (asked
+// only for files past `max_age`); never looks into sub-directories such as
+// in-use/. Returns how many were removed.
+int remove_stale_auth_files(
+    const AuthDir& dir, std::chrono::nanoseconds max_age, std::string_view keep,
+    const std::function<bool(std::string_view image_hash)>& pending);
+
+// The image-name hash of an auth file name ("" for other names): the part
+// CRI-O derives from the image, shared by every namespace.
+std::string_view auth_file_image_hash(std::string_view name);

@@ -31,6 +31,7 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"registries-conf", Path(&Options::registries_conf)},
       {"registries-conf-dir", Path(&Options::registries_conf_dir)},
       {"auth-dir", Path(&Options::auth_dir)},
+      {"kubelet-root-dir", Path(&Options::kubelet_root_dir)},
       {"global-auth-file", Path(&Options::global_auth_file)},
       {"api-server", Path(&Options::api_server)},
       {"kube-config-dir", Path(&Options::kube_config_dir)},

@@ -17,6 +17,9 @@ struct Options {
   std::string registries_conf_dir = "/etc/containers/registries.conf.d";
   std::string auth_dir = "/etc/crio/auth";
   std::string global_auth_file = "/var/lib/kubelet/config.json";
+  // kubelet's --root-dir: its pull intents tell which auth files a queued
+  // pull still waits for.
+  std::string kubelet_root_dir = "/var/lib/kubelet";
   std::string api_server;  // empty: apiserver-url.env, then localhost:6443
   std::string kube_config_dir = "/etc/kubernetes";
   std::string ca_file;  // empty: <kube-config-dir>/pki/ca.crt, then system
@@ -26,9 +29,9 @@ struct Options {
   SecretsMode secrets = SecretsMode::kPod;
   std::vector<std::string> mirror_registries;
   std::chrono::nanoseconds cache_duration{0};
-  // Longer than kubelet's 1-minute plugin timeout plus the moment CRI-O
-  // takes to claim the file, short enough that an unclaimed credential does
-  // not outlive the pull it was written for by much.
+  // Longer than kubelet's 1-minute plugin timeout plus the moment kubelet
+  // takes to record its pull intent; a file whose pull is still queued is
+  // kept however old (pullintent.h).
   std::chrono::nanoseconds stale_after = std::chrono::minutes(5);
   std::chrono::nanoseconds timeout = std::chrono::seconds(10);
   LogLevel log_level = LogLevel::kInfo;

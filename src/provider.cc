@@ -1,11 +1,13 @@
 #include "provider.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "cluster.h"
 #include "kubeapi.h"
 #include "protocol.h"
+#include "pullintent.h"
 #include "reference.h"
 #include "token.h"
 
@@ -170,7 +172,8 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
   return secrets;
 }
 
-Result<std::string> ReadAndWrite(const Options& o, const std::string& file_name,
+Result<std::string> ReadAndWrite(const Options& o, const AuthDir& dir,
+                                 const std::string& file_name,
                                  const std::vector<AuthEntry>& entries,
                                  const Logger& log) {
   auto global = read_global_auth_file(o.global_auth_file);
@@ -182,7 +185,7 @@ Result<std::string> ReadAndWrite(const Options& o, const std::string& file_name,
     content = build_auth_file("", entries);
     if (!content) return content.error();
   }
-  if (auto written = write_auth_file(o.auth_dir, file_name, *content); !written)
+  if (auto written = write_auth_file(dir, file_name, *content); !written)
     return written.error();
   return file_name;
 }
@@ -246,12 +249,94 @@ std::vector<AuthEntry> auth_entries(
   return entries;
 }
 
+namespace {
+
+// The auth-file entries for the pod's pull of `name`: the pipeline from
+// registries.conf to the chosen credentials (empty: nothing to write).
+Result<std::vector<AuthEntry>> CredentialsFor(
+    const Options& o, const CredentialProviderRequest& request,
+    const Reference& name, const PodIdentity& pod, const Logger& log) {
+  if (o.api_identity == ApiIdentity::kNode &&
+      o.secrets == SecretsMode::kNamespace)
+    return Error{
+        "--api-identity=node reads only the secrets a pod references: "
+        "use --secrets=pod with it"};
+
+  auto conf = load_registries(default_registries_paths(
+      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
+      o.registries_conf_dir));
+  if (!conf) return conf.error();
+  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
+  if (sources.empty()) {
+    log.info("no mirror or rewrite of " + name.name() +
+             " needs credentials; nothing to write");
+    return std::vector<AuthEntry>{};
+  }
+  for (const PullSource& s : sources)
+    log.debug("pull source " + s.reference.name() +
+              (s.mirror ? " (mirror)" : " (rewrite)"));
+
+  auto access = cluster_access(o, request.service_account_token, log);
+  if (!access) return access.error();
+  ApiSession api(access->api);
+  auto secrets = FetchSecrets(api, o, *access, pod, log);
+  if (!secrets) return secrets.error();
+
+  Keyring keyring;
+  for (const PullSecret& s : *secrets) {
+    auto entries = parse_pull_secret(s.type, s.config);
+    if (!entries) {
+      log.warn("skipping pull secret " + pod.ns + "/" + s.name + ": " +
+               entries.error().message);
+      continue;
+    }
+    keyring_add(keyring, *entries, s.name);
+  }
+  auto choices = choose_credentials(sources, keyring);
+  for (const SourceCredential& c : choices)
+    log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
+                           c.match->key + "\" of secret " +
+                           c.match->credential->source
+                     : "source " + c.source.reference.name() +
+                           ": no matching pull secret");
+  log.debug(std::to_string(api.requests()) + " API request(s)");
+  return auth_entries(choices);
+}
+
+// Leaves the auth file of this call in one of two states, whatever
+// happened: written by this call, or absent. A file from an earlier call
+// (a failed pull, a verification-only call) never serves this pull.
+Result<bool> PlaceAuthFile(const Options& o, const AuthDir& dir,
+                           const std::string& file_name,
+                           const Result<std::vector<AuthEntry>>& entries,
+                           const Logger& log) {
+  if (entries && !entries->empty()) {
+    auto written = ReadAndWrite(o, dir, file_name, *entries, log);
+    if (written) {
+      log.info("wrote " + dir.path() + "/" + file_name +
+               " with credentials for " + std::to_string(entries->size()) +
+               " source(s)");
+      return true;
+    }
+    if (auto removed = remove_auth_file(dir, file_name); removed && *removed)
+      log.info("removed the previous auth file " + file_name);
+    return written.error();
+  }
+  auto removed = remove_auth_file(dir, file_name);
+  if (!removed) return removed.error();
+  if (*removed) log.info("removed the previous auth file " + file_name);
+  return false;
+}
+
+}  // namespace
+
 Result<std::string> run_provider(const Options& o,
                                  std::string_view request_text,
                                  const Logger& log) {
+  // Until the token names the namespace there is no file to speak for:
+  // these errors touch nothing.
   auto request = parse_request(request_text);
   if (!request) return request.error();
-
   auto image = parse_normalized_named(request->image);
   if (!image)
     return Error{image.error().message +
@@ -273,75 +358,24 @@ Result<std::string> run_provider(const Options& o,
   log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
            pod->pod_name + " (auth file " + file_name + ")");
 
-  if (o.api_identity == ApiIdentity::kNode &&
-      o.secrets == SecretsMode::kNamespace)
-    return Error{
-        "--api-identity=node reads only the secrets a pod references: "
-        "use --secrets=pod with it"};
+  auto dir = open_auth_dir(o.auth_dir);
+  if (!dir) return dir.error();
+  auto entries = CredentialsFor(o, *request, name, *pod, log);
+  auto wrote = PlaceAuthFile(o, *dir, file_name, entries, log);
+  if (!entries) return entries.error();
+  if (!wrote) return wrote.error();
 
-  auto conf = load_registries(default_registries_paths(
-      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      o.registries_conf_dir));
-  if (!conf) return conf.error();
-  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
-
-  auto finish =
-      [&](const std::vector<AuthEntry>& entries) -> Result<std::string> {
-    if (entries.empty()) {
-      auto removed = remove_auth_file(o.auth_dir, file_name);
-      if (!removed) return removed.error();
-      if (*removed) log.info("removed the previous auth file " + file_name);
-    } else {
-      auto written = ReadAndWrite(o, file_name, entries, log);
-      if (!written) return written.error();
-      log.info("wrote " + o.auth_dir + "/" + file_name +
-               " with credentials for " + std::to_string(entries.size()) +
-               " source(s)");
-    }
-    int stale = remove_stale_auth_files(
-        o.auth_dir,
-        std::chrono::duration_cast<std::chrono::seconds>(o.stale_after));
-    if (stale)
-      log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
-    // Only a written file ties the pull to the pod: a pull without one is
-    // anonymous, and kubelet may share its image with every pod.
-    return make_response(request->api_version, o.cache_duration,
-                         entries.empty() ? std::vector<ResponseAuth>{}
-                                         : pod_bound_auth(request->image));
-  };
-
-  if (sources.empty()) {
-    log.info("no mirror or rewrite of " + name.name() +
-             " needs credentials; nothing to write");
-    return finish({});
-  }
-  for (const PullSource& s : sources)
-    log.debug("pull source " + s.reference.name() +
-              (s.mirror ? " (mirror)" : " (rewrite)"));
-
-  auto access = cluster_access(o, request->service_account_token, log);
-  if (!access) return access.error();
-  ApiSession api(access->api);
-  auto secrets = FetchSecrets(api, o, *access, *pod, log);
-  if (!secrets) return secrets.error();
-
-  Keyring keyring;
-  for (const PullSecret& s : *secrets) {
-    auto entries = parse_pull_secret(s.type, s.config);
-    if (!entries) {
-      log.warn("skipping pull secret " + pod->ns + "/" + s.name + ": " +
-               entries.error().message);
-      continue;
-    }
-    keyring_add(keyring, *entries, s.name);
-  }
-  auto choices = choose_credentials(sources, keyring);
-  for (const SourceCredential& c : choices)
-    log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
-                           c.match->key + "\" of secret " +
-                           c.match->credential->source
-                     : "source " + c.source.reference.name() +
-                           ": no matching pull secret");
-  log.debug(std::to_string(api.requests()) + " API request(s)");
-  return finish(auth_entries(choices));
+  std::optional<std::set<std::string>> pending;
+  int stale = remove_stale_auth_files(
+      *dir, o.stale_after, file_name, [&](std::string_view hash) {
+        if (!pending) pending = pending_pull_hashes(o.kubelet_root_dir);
+        return pending->count(std::string(hash)) > 0;
+      });
+  if (stale)
+    log.info("removed " + std::to_string(stale) + " unclaimed auth file(s)");
+  // Only a written file ties the pull to the pod: a pull without one is
+  // anonymous, and kubelet may share its image with every pod.
+  return make_response(
+      request->api_version, o.cache_duration,
+      *wrote ? pod_bound_auth(request->image) : std::vector<ResponseAuth>{});
 }

@@ -111,7 +111,9 @@ int run_resolve(const Options& o) {
           slash == std::string::npos ? "." : path.substr(0, slash);
       std::string base =
           slash == std::string::npos ? path : path.substr(slash + 1);
-      if (auto w = write_auth_file(dir, base, *content); !w)
+      auto out_dir = open_output_dir(dir);
+      if (!out_dir) return Fail(o, "authfile", out_dir.error().message);
+      if (auto w = write_auth_file(*out_dir, base, *content); !w)
         return Fail(o, "authfile", w.error().message);
     }
   }

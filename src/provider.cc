@@ -4,7 +4,9 @@
 #include <optional>
 #include <set>
 
+#include "api_errors.h"
 #include "cluster.h"
+#include "credentials.h"
 #include "kubeapi.h"
 #include "protocol.h"
 #include "pullintent.h"
@@ -13,80 +15,17 @@
 
 namespace {
 
-std::string Seconds(std::chrono::milliseconds d) {
-  return std::to_string(d.count() / 1000.0).substr(0, 4) + "s";
-}
-
-Error DescribeApiError(const ApiError& e, const Options& o,
-                       const ClusterAccess& access, const PodIdentity& pod) {
-  const std::string& server = access.api.server;
-  std::string object = e.resource +
-                       (e.name.empty() ? "" : " \"" + e.name + "\"") +
-                       " in namespace " + e.ns;
-  bool node = o.api_identity == ApiIdentity::kNode;
-  switch (e.kind) {
-    case ApiError::Kind::kConfig:
-      return Error{"cannot set up the API client: " + e.message +
-                   ": check --api-server, --ca-file and --kubeconfig"};
-    case ApiError::Kind::kTransport:
-      return Error{"cannot reach the API server at " + server + ": " +
-                   e.message + ": check --api-server (or " + o.kube_config_dir +
-                   "/apiserver-url.env) and that the API server is up"};
-    case ApiError::Kind::kTls:
-      return Error{"TLS with the API server at " + server +
-                   " failed: " + e.message +
-                   ": pass the cluster CA with --ca-file (kubeadm: "
-                   "/etc/kubernetes/pki/ca.crt)"};
-    case ApiError::Kind::kTimeout:
-      return Error{"the API server at " + server + " did not answer within " +
-                   Seconds(access.api.timeout) + " (" + e.message +
-                   "): check that it is up and reachable, or raise --timeout"};
-    case ApiError::Kind::kDecode:
-      return Error{"unexpected answer from the API server to " + e.verb + " " +
-                   object + ": " + e.message};
-    case ApiError::Kind::kHttp:
-      break;
-  }
-  if (e.status == 401)
-    return node ? Error{"the API server rejected the node's client certificate "
-                        "(401 Unauthorized): check --kubeconfig and that the "
-                        "kubelet client certificate is current"}
-                : Error{"the API server rejected the pod's service-account "
-                        "token (401 Unauthorized): set "
-                        "tokenAttributes.serviceAccountTokenAudience in the "
-                        "CredentialProviderConfig to an audience the API "
-                        "server accepts (its --api-audiences)"};
-  if (e.status == 403) {
-    if (node && e.resource == "pods")
-      return Error{"forbidden: pod " + e.ns + "/" + e.name +
-                   " is not bound to this node (" + access.node_name +
-                   "): a node reads only its own pods and their pull secrets; "
-                   "check that --kubeconfig is this node's"};
-    if (node)
-      return Error{"forbidden: node " + access.node_name + " may not " +
-                   e.verb + " " + object +
-                   ": the Node authorizer allows only what pods bound to this "
-                   "node reference (spec.imagePullSecrets)"};
-    std::string who =
-        "system:serviceaccount:" + pod.ns + ":" +
-        (pod.service_account.empty() ? "default" : pod.service_account);
-    return Error{"forbidden: " + who + " may not " + e.verb + " " + object +
-                 ": add the Role rule {apiGroups: [\"\"], resources: [\"" +
-                 e.resource + "\"], verbs: [\"" + e.verb +
-                 "\"]} in namespace " + e.ns +
-                 " bound to that service account (README, RBAC)"};
-  }
-  if (e.status == 429)
-    return Error{
-        "the API server kept throttling (429 Too Many Requests) to " + e.verb +
-        " " + object +
-        ": retry later or review its API priority and fairness limits"};
-  if (e.status == 404)
-    return Error{e.resource + " \"" + e.name + "\" not found in namespace " +
-                 e.ns + ": the pod may have been deleted; kubelet retries"};
-  return Error{"the API server answered " + std::to_string(e.status) + " " +
-               e.reason + " to " + e.verb + " " + object + ": " + e.message +
-               ": check the API server's health"};
+ApiErrorContext ErrorContext(const Options& o, const ClusterAccess& access,
+                             const PodIdentity& pod) {
+  ApiErrorContext c;
+  c.server = access.api.server;
+  c.timeout = access.api.timeout;
+  c.kube_config_dir = o.kube_config_dir;
+  c.node_identity = o.api_identity == ApiIdentity::kNode;
+  c.node_name = access.node_name;
+  c.pod_namespace = pod.ns;
+  c.service_account = pod.service_account;
+  return c;
 }
 
 // The pull secrets of the pod, in kubelet's order: the pod's own, then its
@@ -96,7 +35,7 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
                                              const PodIdentity& pod,
                                              const Logger& log) {
   auto fail = [&](const ApiError& e) -> Result<std::vector<PullSecret>> {
-    return DescribeApiError(e, o, access, pod);
+    return describe_api_error(e, ErrorContext(o, access, pod));
   };
   if (o.secrets == SecretsMode::kNamespace) {
     auto list = api.list_pull_secrets(pod.ns);
@@ -137,9 +76,11 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
               // secrets still serve.
               (sa_secrets.error().status == 403 &&
                o.api_identity == ApiIdentity::kNode))) {
-    log.warn("skipping the pull secrets of service account " + pod.ns + "/" +
-             sa + ": " +
-             DescribeApiError(sa_secrets.error(), o, access, pod).message);
+    log.warn(
+        "skipping the pull secrets of service account " + pod.ns + "/" + sa +
+        ": " +
+        describe_api_error(sa_secrets.error(), ErrorContext(o, access, pod))
+            .message);
   } else {
     return fail(sa_secrets.error());
   }
@@ -191,63 +132,6 @@ Result<std::string> ReadAndWrite(const Options& o, const AuthDir& dir,
 }
 
 }  // namespace
-
-std::vector<PullSource> sources_needing_credentials(
-    const RegistriesConf& conf, const Reference& name,
-    const std::vector<std::string>& mirror_scopes) {
-  std::vector<PullSource> sources;
-  const Registry* registry = find_registry(conf, name.name());
-  if (!registry) return sources;
-  for (PullSource& s : credential_sources(*registry, name)) {
-    // containers/image refuses a source whose own name matches a blocked
-    // entry, whatever entry the image matched.
-    const Registry* own = find_registry(conf, s.reference.name());
-    if (own && own->blocked) continue;
-    bool in_scope =
-        mirror_scopes.empty() ||
-        std::any_of(mirror_scopes.begin(), mirror_scopes.end(),
-                    [&](const std::string& scope) {
-                      return location_within(s.endpoint.location, scope);
-                    });
-    if (in_scope) sources.push_back(std::move(s));
-  }
-  return sources;
-}
-
-std::vector<SourceCredential> choose_credentials(
-    const std::vector<PullSource>& sources, const Keyring& keyring) {
-  std::vector<SourceCredential> choices;
-  for (const PullSource& s : sources) {
-    SourceCredential choice{s, std::nullopt};
-    for (const KeyringMatch& m : keyring_lookup(keyring, s.reference.name()))
-      // An auth file entry is base64("user:password"): a user name with a
-      // ':' would be read back split in the wrong place, and basic auth
-      // (RFC 7617) forbids it anyway.
-      if (!m.fallback &&
-          m.credential->username.find(':') == std::string::npos) {
-        choice.match = m;
-        break;
-      }
-    choices.push_back(std::move(choice));
-  }
-  return choices;
-}
-
-std::vector<AuthEntry> auth_entries(
-    const std::vector<SourceCredential>& choices) {
-  std::vector<AuthEntry> entries;
-  std::set<std::string> keys;
-  for (const SourceCredential& c : choices) {
-    if (!c.match) continue;
-    std::string key = c.source.reference.name();
-    // Two sources with the same repository (a mirror listed twice): the
-    // first one's credential is what containers/image would use first.
-    if (!keys.insert(key).second) continue;
-    entries.push_back(
-        {key, c.match->credential->username, c.match->credential->password});
-  }
-  return entries;
-}
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "authfile.h"
-#include "provider.h"
+#include "credentials.h"
 #include "reference.h"
 
 namespace {

@@ -85,8 +85,15 @@ const std::map<std::string, Setter>& ValueFlags() {
          return Ok{};
        }},
       {"cache-duration",
-       [](Options& o, const std::string& v) {
-         return SetDuration(o.cache_duration, "cache-duration", v, true);
+       [](Options& o, const std::string& v) -> Result<Ok> {
+         auto set = SetDuration(o.cache_duration, "cache-duration", v, true);
+         if (set && o.cache_duration.count() != 0)
+           return Error{
+               "--cache-duration must be 0s: kubelet would not run the "
+               "provider again for that long, so those pulls would find no "
+               "auth file (CRI-O uses each file for one pull only); remove "
+               "the flag"};
+         return set;
        }},
       {"stale-after",
        [](Options& o, const std::string& v) {

@@ -7,7 +7,7 @@ using namespace std::chrono_literals;
 TEST(Flags, BothSyntaxesAndDefaults) {
   auto p = parse_args({"--auth-dir=/a", "--timeout", "3s", "--mirror-registry",
                        "m.io/", "--mirror-registry=n.io", "--secrets=namespace",
-                       "--insecure-skip-tls-verify", "--cache-duration=1m"});
+                       "--insecure-skip-tls-verify", "--cache-duration=0s"});
   ASSERT_TRUE(p.ok()) << p.error().message;
   const Options& o = p->options;
   EXPECT_EQ(p->command, Command::kProvider);
@@ -16,7 +16,7 @@ TEST(Flags, BothSyntaxesAndDefaults) {
   EXPECT_EQ(o.mirror_registries, (std::vector<std::string>{"m.io", "n.io"}));
   EXPECT_EQ(o.secrets, SecretsMode::kNamespace);
   EXPECT_TRUE(o.insecure_skip_tls_verify);
-  EXPECT_EQ(o.cache_duration, 1min);
+  EXPECT_EQ(o.cache_duration, 0s);
   EXPECT_EQ(o.global_auth_file, "/var/lib/kubelet/config.json");
   EXPECT_EQ(o.stale_after, 5min);
 
@@ -45,6 +45,9 @@ TEST(Flags, UsageErrorsNameTheFlag) {
       {{"--timeout"}, "--timeout needs a value"},
       {{"--timeout=0s"}, "--timeout takes a positive"},
       {{"--cache-duration=soon"}, "--cache-duration takes"},
+      // Kubelet would cache the empty answer and skip the next pulls' files.
+      {{"--cache-duration=1m"}, "--cache-duration must be 0s"},
+      {{"--cache-duration", "1ns"}, "--cache-duration must be 0s"},
       {{"--secrets=all"}, "--secrets takes pod or namespace"},
       {{"--api-identity=root"}, "--api-identity takes"},
       {{"--log-level=loud"}, "--log-level takes"},

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "utf8.h"
+
 namespace {
 
 // The parts of Go's url.Parse that kubelet's matching depends on.
@@ -169,46 +171,6 @@ bool UrlsMatch(std::string_view glob, std::string_view target) {
   return true;
 }
 
-// Go's utf8.DecodeRuneInString: an invalid or truncated sequence decodes as
-// U+FFFD and advances one byte (so does an overlong form or a surrogate).
-char32_t NextRune(std::string_view s, size_t& i) {
-  constexpr char32_t kRuneError = 0xfffd;
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) {
-    ++i;
-    return c;
-  }
-  int len = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  }
-  if (len == 0 || i + len > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) {
-    ++i;
-    return kRuneError;
-  }
-  char32_t r = c & (0x7f >> len);
-  for (int k = 1; k < len; ++k) {
-    unsigned char cc = byte(i + k);
-    if ((cc & 0xc0) != 0x80) {
-      ++i;
-      return kRuneError;
-    }
-    r = (r << 6) | (cc & 0x3f);
-  }
-  i += len;
-  return r;
-}
-
 // The name a glob is matched against, decoded once. Go's `*` skips bytes,
 // so matching may resume inside a multi-byte rune: every byte offset has
 // the rune that decodes there, as an index into the name's distinct runes.
@@ -225,7 +187,7 @@ GlobName DecodeName(std::string_view text) {
   name.size_at.resize(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     size_t next = i;
-    decoded[i] = NextRune(text, next);
+    decoded[i] = decode_rune(text, next);
     name.size_at[i] = static_cast<uint8_t>(next - i);
   }
   name.runes = decoded;
@@ -286,8 +248,8 @@ bool ReadClassBound(std::string_view chunk, size_t& p, char32_t& out) {
   if (p >= chunk.size() || chunk[p] == '-' || chunk[p] == ']') return false;
   if (chunk[p] == '\\' && ++p >= chunk.size()) return false;
   size_t start = p;
-  out = NextRune(chunk, p);
-  if (out == 0xfffd && p - start == 1) return false;  // invalid UTF-8
+  out = decode_rune(chunk, p);
+  if (out == kRuneError && p - start == 1) return false;  // invalid UTF-8
   return p < chunk.size();
 }
 

@@ -3,9 +3,19 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
+#include "utf8.h"
+
 namespace {
+
+// Runes a terminal or log viewer would act on or that reorder the text.
+bool IsUnsafeRune(char32_t r) {
+  return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
+         (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) ||
+         r == 0x200e || r == 0x200f || r == 0x061c || r == 0xfeff;
+}
 
 const char* Name(LogLevel level) {
   switch (level) {
@@ -47,6 +57,35 @@ bool parse_log_level(std::string_view text, LogLevel& out) {
   return false;
 }
 
+std::string log_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t start = i;
+    char32_t r = decode_rune(text, i);
+    bool invalid = r == kRuneError && i - start == 1;
+    if (!invalid && !IsUnsafeRune(r)) {
+      out.append(text, start, i - start);
+      continue;
+    }
+    char escaped[16];
+    if (r == '\n')
+      std::snprintf(escaped, sizeof escaped, "\\n");
+    else if (r == '\r')
+      std::snprintf(escaped, sizeof escaped, "\\r");
+    else if (r == '\t')
+      std::snprintf(escaped, sizeof escaped, "\\t");
+    else if (invalid || r < 0x80)
+      std::snprintf(escaped, sizeof escaped, "\\x%02x",
+                    static_cast<unsigned char>(text[start]));
+    else
+      std::snprintf(escaped, sizeof escaped, "\\u%04x",
+                    static_cast<unsigned>(r));
+    out += escaped;
+  }
+  return out;
+}
+
 Logger::Logger(LogLevel level, bool to_syslog)
     : level_(level), syslog_(to_syslog) {
   if (syslog_) ::openlog("crio-credential-provider", LOG_PID, LOG_DAEMON);
@@ -58,15 +97,16 @@ Logger::~Logger() {
 
 void Logger::log(LogLevel level, std::string_view message) const {
   if (!enabled(level)) return;
+  std::string text = log_safe(message);
   // One write per line so concurrent invocations do not interleave.
   std::string line = "crio-credential-provider: ";
   line += Name(level);
   line += ": ";
-  line += message;
+  line += text;
   line += '\n';
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
   if (syslog_)
-    ::syslog(Priority(level), "%.*s", static_cast<int>(message.size()),
-             message.data());
+    ::syslog(Priority(level), "%.*s", static_cast<int>(text.size()),
+             text.data());
 }

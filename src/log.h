@@ -3,11 +3,20 @@
 // never secret values or tokens.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 enum class LogLevel { kError, kWarn, kInfo, kDebug };
 
 bool parse_log_level(std::string_view text, LogLevel& out);
+
+// `text` made safe to print as (part of) one line: secret names, registry
+// keys, images, namespaces and server messages come from tenants and the
+// network. Control characters (C0, DEL, C1), line and paragraph separators
+// and bidirectional overrides become \n, \t, \xNN or \uNNNN, and each
+// byte of invalid UTF-8 \xNN, so nothing from outside can forge or hide a
+// line. Every line the binary prints to stderr or syslog goes through it.
+std::string log_safe(std::string_view text);
 
 class Logger {
  public:

@@ -1,5 +1,6 @@
 // crio-credential-provider: kubelet runs it once per image pull; it writes
 // the pod's own mirror credentials where CRI-O picks them up for that pull.
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -44,14 +46,24 @@ std::string PeakRss() {
   return "";
 }
 
-}  // namespace
+// Written without allocating: it also reports running out of memory.
+void PrintFatal(std::string_view message) {
+  std::string_view prefix = "crio-credential-provider: error: ";
+  char line[512];
+  size_t n = 0;
+  for (std::string_view part : {prefix, message, std::string_view("\n")})
+    for (char c : part)
+      if (n < sizeof line) line[n++] = c;
+  ssize_t ignored = ::write(STDERR_FILENO, line, n);
+  (void)ignored;
+}
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = parse_args(args);
   if (!parsed) {
-    std::cerr << "crio-credential-provider: error: " << parsed.error().message
-              << "\n";
+    std::cerr << "crio-credential-provider: error: "
+              << log_safe(parsed.error().message) << "\n";
     return 2;
   }
   const Options& options = parsed->options;
@@ -93,4 +105,28 @@ int main(int argc, char** argv) {
   }
   std::fwrite(response->data(), 1, response->size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A core dump would hold the service-account token and the pull secrets;
+  // not dumpable also keeps other processes of our user out of /proc/PID.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // Nothing is meant to throw past Run(); if something does, one line and
+  // exit 1 instead of std::terminate's abort. The exception's text is not
+  // printed: a library's message may quote the input (a secret).
+  try {
+    return Run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    PrintFatal(
+        "out of memory: the provider needs a few tens of MiB; check the "
+        "memory limits of kubelet's cgroup");
+  } catch (...) {
+    PrintFatal(
+        "internal error: an unexpected exception stopped the provider (its "
+        "text is withheld as it may quote secret data): please report it "
+        "with the provider's version");
+  }
+  return 1;
 }

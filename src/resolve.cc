@@ -8,6 +8,7 @@
 
 #include "authfile.h"
 #include "credentials.h"
+#include "log.h"
 #include "reference.h"
 
 namespace {
@@ -16,7 +17,7 @@ using nlohmann::json;
 
 int Fail(const Options& o, const std::string& stage,
          const std::string& message) {
-  std::cerr << "crio-credential-provider: error: " << message << "\n";
+  std::cerr << "crio-credential-provider: error: " << log_safe(message) << "\n";
   if (o.json)
     std::cout << json{{"error", message}, {"stage", stage}}.dump(
                      -1, ' ', false, json::error_handler_t::replace)
@@ -123,21 +124,26 @@ int run_resolve(const Options& o) {
               << "\n";
     return 0;
   }
-  std::cout << "name:      " << out["name"].get<std::string>() << "\n"
-            << "auth file: " << out["authFile"].get<std::string>() << "\n"
+  // Text for people: tenant-written keys and names are escaped as in logs.
+  std::cout << "name:      " << log_safe(out["name"].get<std::string>()) << "\n"
+            << "auth file: " << log_safe(out["authFile"].get<std::string>())
+            << "\n"
             << "registry:  "
-            << (registry
-                    ? registry->prefix + " -> " + registry->endpoint.location
-                    : std::string("(none: pulled from the source)"))
+            << log_safe(registry
+                            ? registry->prefix + " -> " +
+                                  registry->endpoint.location
+                            : std::string("(none: pulled from the source)"))
             << "\n";
   for (const auto& s : out["pullSources"])
-    std::cout << "pull:      " << s["reference"].get<std::string>()
+    std::cout << "pull:      " << log_safe(s["reference"].get<std::string>())
               << (s["mirror"].get<bool>() ? " (mirror)" : "") << "\n";
   for (const auto& s : out["credentialSources"])
-    std::cout << "needs credentials: " << s["reference"].get<std::string>()
+    std::cout << "needs credentials: "
+              << log_safe(s["reference"].get<std::string>())
               << (s["credential"].is_null()
                       ? ""
-                      : " <- " + s["credential"]["key"].get<std::string>())
+                      : " <- " +
+                            log_safe(s["credential"]["key"].get<std::string>()))
               << "\n";
   return 0;
 }
@@ -157,8 +163,8 @@ int run_match(const Options& o) {
               << "\n";
   } else {
     for (const auto& m : out)
-      std::cout << m["key"].get<std::string>() << " ("
-                << m["username"].get<std::string>() << ")"
+      std::cout << log_safe(m["key"].get<std::string>()) << " ("
+                << log_safe(m["username"].get<std::string>()) << ")"
                 << (m["fallback"].get<bool>() ? " [fallback]" : "") << "\n";
   }
   return 0;

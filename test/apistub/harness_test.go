@@ -325,6 +325,7 @@ type result struct {
 	// auth file for it exists after the run.
 	image string
 	wrote bool
+	cpu   time.Duration // user + system time of the provider
 }
 
 func (r result) String() string {
@@ -377,6 +378,7 @@ func (e *env) runWrapped(wrapper []string, stdin []byte, extra ...string) result
 		elapsed: time.Since(start)}
 	if cmd.ProcessState != nil {
 		res.code = cmd.ProcessState.ExitCode()
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if ctx.Err() != nil {
 		e.t.Fatalf("the provider did not finish within 30s\n%v", res)

@@ -26,9 +26,9 @@ func TestPodSecrets(t *testing.T) {
 		{"v1", "v1", nil, "0s"},
 		{"v1beta1", "v1beta1", nil, "0s"},
 		{"v1alpha1", "v1alpha1", nil, "0s"},
-		{"cache-duration 10m", "v1", []string{"--cache-duration=10m"}, "10m0s"},
+		{"explicit --cache-duration=0s", "v1", []string{"--cache-duration=0s"}, "0s"},
 		{"explicit --secrets=pod, flags with separate values", "v1",
-			[]string{"--secrets", "pod", "--cache-duration", "90s"}, "1m30s"},
+			[]string{"--secrets", "pod", "--cache-duration", "0"}, "0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

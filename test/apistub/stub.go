@@ -93,7 +93,10 @@ type Fault struct {
 	// normally after Delay.
 	Status     int
 	RetryAfter string // Retry-After header value, if any
-	used       int
+	// Body, when set, is the answer verbatim (status Status, 200 when 0):
+	// a hostile or broken server.
+	Body string
+	used int
 }
 
 // Server is the stub API server. Safe for concurrent use.
@@ -351,6 +354,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				timer.Stop()
 				return
 			}
+		}
+		if fault.Body != "" {
+			code := fault.Status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, fault.Body)
+			return
 		}
 		if fault.Status != 0 {
 			if fault.RetryAfter != "" {

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "json.h"
 #include "reference.h"
 #include "sha256.h"
 
@@ -45,8 +45,9 @@ std::set<std::string> pending_pull_hashes(const std::string& kubelet_root_dir) {
     if (!std::string_view(entry->d_name).starts_with("sha256-")) continue;
     if (++seen > kMaxEntries) break;
     std::string text = ReadSmallFile(::dirfd(d), entry->d_name);
-    auto doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) continue;
+    auto parsed = parse_json(text);
+    if (!parsed || !parsed->is_object()) continue;
+    const nlohmann::json& doc = *parsed;
     auto image = doc.find("image");
     if (image == doc.end() || !image->is_string()) continue;
     auto ref = parse_normalized_named(image->get<std::string>());

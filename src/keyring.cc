@@ -181,8 +181,11 @@ struct GlobName {
   std::vector<uint8_t> size_at;
 };
 
-GlobName DecodeName(std::string_view text) {
+// Without `with_runes` only the text is kept: enough for a pattern with
+// no '?' and no class.
+GlobName DecodeName(std::string_view text, bool with_runes) {
   GlobName name{text, {}, {}, {}};
+  if (!with_runes) return name;
   std::vector<char32_t> decoded(text.size());
   name.size_at.resize(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -361,7 +364,8 @@ bool GlobWellFormed(std::string_view pattern) {
 // elements than bytes left cannot match anywhere, so the cost is linear in
 // the pattern plus quadratic in the (short) name, never exponential.
 bool GlobMatches(std::string_view pattern, std::string_view text) {
-  GlobName name = DecodeName(text);
+  GlobName name =
+      DecodeName(text, pattern.find_first_of("?[") != std::string_view::npos);
   size_t n = 0;
   for (size_t p = 0; p < pattern.size();) {
     bool star;
@@ -423,6 +427,9 @@ bool IsDefaultRegistryMatch(std::string_view image) {
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view name) {
+  // Most keys are plain host names: Go compares those byte by byte.
+  if (pattern.find_first_of("*?[\\") == std::string_view::npos)
+    return pattern == name;
   return GlobWellFormed(pattern) && GlobMatches(pattern, name);
 }
 

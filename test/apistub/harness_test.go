@@ -395,6 +395,7 @@ func (e *env) runWrapped(wrapper []string, stdin []byte, extra ...string) result
 		e.t.Fatalf("cannot run %s: %v", binary, err)
 	}
 	e.checkNoLeak(res)
+	checkPrintable(e.t, res)
 	return res
 }
 

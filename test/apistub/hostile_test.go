@@ -23,7 +23,8 @@ import (
 
 // checkPrintable: every line on stdout and stderr is valid UTF-8 without a
 // control character, C1 control, line separator or bidirectional
-// override, and every stderr line is one of ours.
+// override, and every stderr line is one of ours. Every run of the suite
+// is checked (runWrapped), not only the hostile ones here.
 func checkPrintable(t *testing.T, res result) {
 	t.Helper()
 	for stream, text := range map[string]string{"stdout": res.stdout, "stderr": res.stderr} {

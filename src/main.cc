@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <new>
@@ -113,6 +115,15 @@ int main(int argc, char** argv) {
   // A core dump would hold the service-account token and the pull secrets;
   // not dumpable also keeps other processes of our user out of /proc/PID.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // An exception leaving a noexcept function or another thread ends in
+  // std::terminate, whose default handler prints what(): one line instead.
+  std::set_terminate([] {
+    PrintFatal(
+        "internal error: the provider was terminated (the reason is withheld "
+        "as it may quote secret data): please report it with the provider's "
+        "version");
+    std::_Exit(1);
+  });
   // Nothing is meant to throw past Run(); if something does, one line and
   // exit 1 instead of std::terminate's abort. The exception's text is not
   // printed: a library's message may quote the input (a secret).

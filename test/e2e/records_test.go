@@ -35,7 +35,8 @@ func pullRecordCredentials(t *testing.T, record, image string) map[string]any {
 //  3. a team-a pod of the same service account without the pull secret is
 //     refused the same way.
 //  4. a second team-a pod with the secret reuses the cached image after a
-//     verification-only provider call.
+//     verification-only provider call, whose unclaimed file the next call
+//     for the namespace and image removes before any other pod's pull.
 //  5. a public image pulled anonymously is recorded nodePodsAccessible and
 //     reused by team-b without a pull.
 func TestPullRecords(t *testing.T) {
@@ -125,6 +126,17 @@ insecure = true
 	if n := strings.Count(d.ProviderStderr(), "request for docker.io/team/app from pod "+a+"/app2"); n != 1 {
 		t.Errorf("the provider ran %d times for the verification of %s/app2, want 1", n, a)
 	}
+	// That call left a file no pull claims. It cannot serve a pod it was
+	// not written for: the next call for the namespace and image (here a
+	// pod without the secret) replaces or removes it before the pull.
+	if l := leftoverAuthFiles(e); len(l) != 1 {
+		t.Errorf("after the verification-only call the auth dir holds %v, want its one unclaimed file", l)
+	}
+	r, _ = pull(a, "nosecret", private)
+	if r.Pulled || r.AuthFile.Found {
+		t.Errorf("%s/nosecret pulled (%v) or found an auth file (%v) after a verification-only call of app2", a, r.Pulled, r.AuthFile.Found)
+	}
+	assertNoLeftovers(t, e)
 
 	for _, ns := range []string{a, b} {
 		r, log = pull(ns, "public", public)

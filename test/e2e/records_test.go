@@ -153,3 +153,42 @@ insecure = true
 		}
 	}
 }
+
+// kubelet accepts tokenAttributes only for a v1 provider
+// (pkg/credentialprovider/plugin/config.go). A v1beta1 or v1alpha1 provider,
+// or a v1 one without tokenAttributes (token or node mode alike), gets no
+// token: the provider cannot tell the pod, fails with a clear line and
+// writes nothing; kubelet pulls without mirror credentials (the mirror
+// refuses, the source serves) and records the image nodePodsAccessible,
+// rightly, since no credential was used.
+func TestPullRecordsWithoutToken(t *testing.T) {
+	for _, c := range []struct{ name, version string }{
+		{"v1", "credentialprovider.kubelet.k8s.io/v1"},
+		{"v1beta1", "credentialprovider.kubelet.k8s.io/v1beta1"},
+		{"v1alpha1", "credentialprovider.kubelet.k8s.io/v1alpha1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			alpha := testbed.Cred{Username: "alpha-robot", Password: "alpha-pass"}
+			src := sourceRegistry(e, "team/app:1")
+			mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha}, "team/app:1")
+			e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
+			ns := e.Namespace("notoken-" + c.name)
+			e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
+			e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+			_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1", PullSecrets: []string{"mirror-creds"}})
+			e.Must(err)
+			d := e.StartDriver(testbed.DriverConfig{ProviderAPIVersion: c.version, NoTokenAttributes: true, Args: []string{"--api-identity=node"}})
+			res := d.Pull(nodeapi.Pull{Namespace: ns, Pod: "app", Image: "docker.io/team/app:1", IfNotPresent: true})
+			r := res.Results[0]
+			assertProviderError(t, e, r, res.KubeletLog, "no service-account token")
+			assertPulledFrom(t, r, "source", res.KubeletLog)
+			if r.CredentialSource != "node" {
+				t.Errorf("kubelet tracks the pull as %q, want node (no credential)", r.CredentialSource)
+			}
+			if rec := pullRecordCredentials(t, r.PullRecord, "docker.io/team/app"); rec["nodePodsAccessible"] != true {
+				t.Errorf("pull record %v, want nodePodsAccessible", rec)
+			}
+		})
+	}
+}

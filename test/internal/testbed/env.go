@@ -198,6 +198,12 @@ type DriverConfig struct {
 	// appends its stderr to Driver.ProviderStderrPath (kubelet only logs a
 	// plugin's stderr when it fails; warnings of a successful run are lost).
 	TeeStderr bool
+	// ProviderAPIVersion is the provider's apiVersion (default
+	// credentialprovider.kubelet.k8s.io/v1).
+	ProviderAPIVersion string
+	// NoTokenAttributes leaves tokenAttributes out (kubelet allows them
+	// only with v1): kubelet then sends no service-account token.
+	NoTokenAttributes bool
 	// VerificationPolicy is kubelet's imagePullCredentialsVerificationPolicy
 	// (default NeverVerifyPreloadedImages, kubelet's default).
 	VerificationPolicy string
@@ -278,7 +284,10 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 
 	var y strings.Builder
 	y.WriteString("apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n")
-	y.WriteString("- name: crio-credential-provider\n  apiVersion: credentialprovider.kubelet.k8s.io/v1\n")
+	if cfg.ProviderAPIVersion == "" {
+		cfg.ProviderAPIVersion = "credentialprovider.kubelet.k8s.io/v1"
+	}
+	fmt.Fprintf(&y, "- name: crio-credential-provider\n  apiVersion: %s\n", cfg.ProviderAPIVersion)
 	y.WriteString("  matchImages:\n")
 	for _, m := range cfg.MatchImages {
 		fmt.Fprintf(&y, "  - %q\n", m)
@@ -288,7 +297,9 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 	for _, a := range e.ProviderArgs(cfg) {
 		fmt.Fprintf(&y, "  - %q\n", a)
 	}
-	fmt.Fprintf(&y, "  tokenAttributes:\n    serviceAccountTokenAudience: %q\n    requireServiceAccount: true\n    cacheType: ServiceAccount\n", cfg.Audience)
+	if !cfg.NoTokenAttributes {
+		fmt.Fprintf(&y, "  tokenAttributes:\n    serviceAccountTokenAudience: %q\n    requireServiceAccount: true\n    cacheType: ServiceAccount\n", cfg.Audience)
+	}
 	d := &Driver{env: e, Dir: dir, ConfigPath: filepath.Join(dir, "credential-provider.yaml"),
 		StderrPath: filepath.Join(dir, "kubelet.stderr"), ProviderStderrPath: providerStderr}
 	e.WriteFile(d.ConfigPath, y.String())

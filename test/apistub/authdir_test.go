@@ -350,17 +350,7 @@ func TestKillNineNeverLeavesAPartialFile(t *testing.T) {
 	e := newEnv(t)
 	e.standardSecrets()
 	// A large global auth file makes the write take a while.
-	var b strings.Builder
-	b.WriteString(`{"auths":{`)
-	for i := 0; i < 1000; i++ {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `"registry-%04d.example.net":{"auth":"%s"}`, i, authOf(fmt.Sprintf("node-%04d", i)))
-	}
-	b.WriteString(`}}`)
-	e.writeFile(e.globalAuth, b.String(), 0o600)
-	e.addSensitive(passwordOf("node-0042"))
+	e.writeLargeGlobalAuthFile(1000)
 
 	// The complete file, from an unkilled run; each killed run pulls an
 	// image of its own, so its file is absent (killed before the rename)
@@ -440,6 +430,22 @@ func TestKillNineNeverLeavesAPartialFile(t *testing.T) {
 			t.Errorf("after a clean run with --stale-after=10ms the auth dir still holds %s", f)
 		}
 	}
+}
+
+// writeLargeGlobalAuthFile writes a global auth file of n node-wide
+// entries (about 80 bytes each), merged into every auth file we write.
+func (e *env) writeLargeGlobalAuthFile(n int) {
+	var b strings.Builder
+	b.WriteString(`{"auths":{`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"registry-%04d.example.net":{"auth":"%s"}`, i, authOf(fmt.Sprintf("node-%04d", i)))
+	}
+	b.WriteString(`}}`)
+	e.addSensitive(authOf("node-0042"), passwordOf("node-0042"))
+	e.writeFile(e.globalAuth, b.String(), 0o600)
 }
 
 func is(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }

@@ -1,7 +1,6 @@
 package apistub
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,17 +26,7 @@ func TestDiskFull(t *testing.T) {
 			e := newEnv(t)
 			e.standardSecrets()
 			// A large global auth file (~200 KiB) is merged into ours.
-			var b strings.Builder
-			b.WriteString(`{"auths":{`)
-			for i := 0; i < 2500; i++ {
-				if i > 0 {
-					b.WriteString(",")
-				}
-				fmt.Fprintf(&b, `"registry-%04d.example.net":{"auth":"%s"}`, i, authOf(fmt.Sprintf("node-%04d", i)))
-			}
-			b.WriteString(`}}`)
-			e.addSensitive(authOf("node-0042"), passwordOf("node-0042"))
-			e.writeFile(e.globalAuth, b.String(), 0o600)
+			e.writeLargeGlobalAuthFile(2500)
 			var before []string
 			if existing {
 				if err := os.MkdirAll(filepath.Join(e.authDir, "in-use"), 0o700); err != nil {

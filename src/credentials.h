@@ -11,6 +11,7 @@
 #include "keyring.h"
 #include "reference.h"
 #include "registries.h"
+#include "ticket.h"
 
 // The pull sources of repository `name` that need credentials (every mirror
 // and a rewritten location), restricted to `mirror_scopes` when non-empty.
@@ -35,3 +36,14 @@ std::vector<SourceCredential> choose_credentials(
 // specific key containers/image tries for that pull and for no other.
 std::vector<AuthEntry> auth_entries(
     const std::vector<SourceCredential>& choices);
+
+// Every place a pull of repository `name` may be served from, in
+// registries.conf order (mirrors, then the registry's own location), each
+// with the credential `choose_credentials` gives it: mirrors and rewrites
+// within `mirror_scopes` get the pod's mirror credentials, the registry's own
+// location only the pod's credential for that registry's own name. Blocked
+// sources are left out. This is what a containerd ticket carries to the
+// mirror gateway.
+std::vector<TicketSource> ticket_sources(
+    const RegistriesConf& conf, const Reference& name,
+    const std::vector<std::string>& mirror_scopes, const Keyring& keyring);

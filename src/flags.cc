@@ -77,6 +77,22 @@ const std::map<std::string, Setter>& ValueFlags() {
                         "\""};
          return Ok{};
        }},
+      {"ticket-dir", Path(&Options::ticket_dir)},
+      {"runtime",
+       [](Options& o, const std::string& v) -> Result<Ok> {
+         if (v == "crio" || v == "cri-o")
+           o.runtime = Runtime::kCrio;
+         else if (v == "containerd")
+           o.runtime = Runtime::kContainerd;
+         else
+           return Error{"--runtime takes crio or containerd, not \"" + v +
+                        "\""};
+         return Ok{};
+       }},
+      {"ticket-ttl",
+       [](Options& o, const std::string& v) {
+         return SetDuration(o.ticket_ttl, "ticket-ttl", v, false);
+       }},
       {"log-level",
        [](Options& o, const std::string& v) -> Result<Ok> {
          if (!parse_log_level(v, o.log_level))

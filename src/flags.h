@@ -11,6 +11,9 @@
 
 enum class SecretsMode { kPod, kNamespace };
 enum class ApiIdentity { kToken, kNode };
+// crio: write CRI-O's namespaced auth file; containerd: store a single-pull
+// ticket for the mirror gateway and answer kubelet with it.
+enum class Runtime { kCrio, kContainerd };
 
 struct Options {
   std::string registries_conf;  // empty: CRI-O's default search
@@ -35,6 +38,14 @@ struct Options {
   std::chrono::nanoseconds stale_after = std::chrono::minutes(5);
   std::chrono::nanoseconds timeout = std::chrono::seconds(10);
   LogLevel log_level = LogLevel::kInfo;
+  Runtime runtime = Runtime::kCrio;
+  // Root-only, on tmpfs: tickets hold credentials and must not outlive a
+  // reboot.
+  std::string ticket_dir = "/run/crio-credential-provider/tickets";
+  // Long enough for a pull to wait in kubelet's serial queue (kubelet asks
+  // for credentials before it queues), short enough that a ticket nobody
+  // redeemed is soon worthless.
+  std::chrono::nanoseconds ticket_ttl = std::chrono::minutes(5);
   bool version = false;
   bool version_json = false;
 

@@ -11,6 +11,8 @@
 #include "protocol.h"
 #include "pullintent.h"
 #include "reference.h"
+#include "sha256.h"
+#include "ticket.h"
 #include "token.h"
 
 namespace {
@@ -135,6 +137,84 @@ Result<std::string> ReadAndWrite(const Options& o, const AuthDir& dir,
 
 namespace {
 
+Keyring BuildKeyring(const std::vector<PullSecret>& secrets,
+                     const std::string& ns, const Logger& log) {
+  Keyring keyring;
+  for (const PullSecret& s : secrets) {
+    auto entries = parse_pull_secret(s.type, s.config);
+    if (!entries) {
+      log.warn("skipping pull secret " + ns + "/" + s.name + ": " +
+               entries.error().message);
+      continue;
+    }
+    keyring_add(keyring, *entries, s.name);
+  }
+  return keyring;
+}
+
+// containerd mode: the chosen credentials go into a ticket file, kubelet
+// gets the ticket (docs/containerd.md).
+Result<std::string> IssueTicket(const Options& o,
+                                const CredentialProviderRequest& request,
+                                const Reference& name, const PodIdentity& pod,
+                                const Logger& log) {
+  if (o.cache_duration.count() != 0)
+    return Error{
+        "--cache-duration must be 0s with --runtime=containerd: a ticket "
+        "serves one pull, kubelet must ask again for the next"};
+  if (o.api_identity == ApiIdentity::kNode &&
+      o.secrets == SecretsMode::kNamespace)
+    return Error{
+        "--api-identity=node reads only the secrets a pod references: "
+        "use --secrets=pod with it"};
+  auto conf = load_registries(default_registries_paths(
+      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
+      o.registries_conf_dir));
+  if (!conf) return conf.error();
+  auto access = cluster_access(o, request.service_account_token, log);
+  if (!access) return access.error();
+  ApiSession api(access->api);
+  auto secrets = FetchSecrets(api, o, *access, pod, log);
+  if (!secrets) return secrets.error();
+  Keyring keyring = BuildKeyring(*secrets, pod.ns, log);
+  log.debug(std::to_string(api.requests()) + " API request(s)");
+
+  std::vector<TicketSource> sources =
+      ticket_sources(*conf, name, o.mirror_registries, keyring);
+  int stale = remove_stale_tickets(o.ticket_dir, o.ticket_ttl);
+  if (stale)
+    log.info("removed " + std::to_string(stale) + " expired ticket(s)");
+  if (sources.empty()) {
+    log.info("every source of " + name.name() +
+             " is blocked; no ticket issued");
+    return make_response(request.api_version, o.cache_duration);
+  }
+  auto credential = new_ticket_credential();
+  if (!credential) return credential.error();
+  Ticket ticket;
+  ticket.id = credential->username;
+  ticket.secret_sha256 = sha256_hex(credential->password);
+  ticket.ns = pod.ns;
+  ticket.image = name.name();
+  ticket.expires =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (std::chrono::system_clock::now() + o.ticket_ttl).time_since_epoch())
+          .count();
+  ticket.sources = std::move(sources);
+  if (auto written = write_ticket(o.ticket_dir, ticket); !written)
+    return written.error();
+  int with_credential = 0;
+  for (const TicketSource& s : ticket.sources)
+    with_credential += !s.username.empty();
+  log.info("issued ticket " + ticket.id + " for " + name.name() + " in " +
+           pod.ns + ": " + std::to_string(ticket.sources.size()) +
+           " source(s), " + std::to_string(with_credential) +
+           " with a credential");
+  return make_response(
+      request.api_version, o.cache_duration,
+      {{request.image, credential->username, credential->password}});
+}
+
 // The auth-file entries for the pod's pull of `name`: the pipeline from
 // registries.conf to the chosen credentials (empty: nothing to write).
 Result<std::vector<AuthEntry>> CredentialsFor(
@@ -166,16 +246,7 @@ Result<std::vector<AuthEntry>> CredentialsFor(
   auto secrets = FetchSecrets(api, o, *access, pod, log);
   if (!secrets) return secrets.error();
 
-  Keyring keyring;
-  for (const PullSecret& s : *secrets) {
-    auto entries = parse_pull_secret(s.type, s.config);
-    if (!entries) {
-      log.warn("skipping pull secret " + pod.ns + "/" + s.name + ": " +
-               entries.error().message);
-      continue;
-    }
-    keyring_add(keyring, *entries, s.name);
-  }
+  Keyring keyring = BuildKeyring(*secrets, pod.ns, log);
   auto choices = choose_credentials(sources, keyring);
   for (const SourceCredential& c : choices)
     log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
@@ -238,6 +309,11 @@ Result<std::string> run_provider(const Options& o,
         "in the CredentialProviderConfig"};
   auto pod = identity_from_token(request->service_account_token);
   if (!pod) return pod.error();
+  if (o.runtime == Runtime::kContainerd) {
+    log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
+             pod->pod_name + " (containerd ticket)");
+    return IssueTicket(o, *request, name, *pod, log);
+  }
   std::string file_name = auth_file_name(pod->ns, name.name());
   log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
            pod->pod_name + " (auth file " + file_name + ")");

@@ -51,7 +51,6 @@ TEST(AuthEntries, OneEntryPerRepositoryFirstWins) {
 
 }  // namespace
 
-
 namespace {
 
 Keyring TicketKeyring(const std::vector<DockerConfigEntry>& entries) {
@@ -76,8 +75,8 @@ pull-from-mirror = "digest-only"
   ASSERT_TRUE(conf.ok()) << conf.error().message;
   auto name = parse_normalized_named("nginx");
   ASSERT_TRUE(name.ok());
-  Keyring keyring = TicketKeyring({{"mirror.corp", "alice", "mirror-pw"},
-                               {"docker.io", "bob", "hub-pw"}});
+  Keyring keyring = TicketKeyring(
+      {{"mirror.corp", "alice", "mirror-pw"}, {"docker.io", "bob", "hub-pw"}});
   auto sources = ticket_sources(*conf, *name, {}, keyring);
   ASSERT_EQ(sources.size(), 3u);
   EXPECT_EQ(sources[0].repository, "mirror.corp/hub/library/nginx");

@@ -89,8 +89,8 @@ std::string ticket_to_json(const Ticket& t) {
                        {"digests", s.digests},
                        {"username", s.username},
                        {"password", s.password}});
-  json doc = {{"id", t.id},          {"secretSha256", t.secret_sha256},
-              {"namespace", t.ns},   {"image", t.image},
+  json doc = {{"id", t.id},           {"secretSha256", t.secret_sha256},
+              {"namespace", t.ns},    {"image", t.image},
               {"expires", t.expires}, {"sources", sources}};
   return doc.dump() + "\n";
 }
@@ -141,8 +141,8 @@ Result<Ok> write_ticket(const std::string& dir, const Ticket& ticket) {
 Result<Ok> check_ticket_dir(const std::string& dir) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0)
-    return Error{"cannot use ticket dir \"" + dir + "\": " +
-                 std::strerror(errno) +
+    return Error{"cannot use ticket dir \"" + dir +
+                 "\": " + std::strerror(errno) +
                  ": create it (mode 0700, owned by root) or fix --ticket-dir"};
   if (!S_ISDIR(st.st_mode))
     return Error{"ticket dir \"" + dir +
@@ -189,9 +189,9 @@ Result<Ticket> redeem_ticket(const std::string& dir,
   if (::unlink(path.c_str()) != 0)
     return Error{std::string("cannot remove the redeemed ticket: ") +
                  std::strerror(errno)};
-  long long seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                          now.time_since_epoch())
-                          .count();
+  long long seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
+          .count();
   if (seconds > ticket->expires) return Error{"expired ticket"};
   return ticket;
 }

@@ -36,8 +36,8 @@ std::pair<Ticket, TicketCredential> Make(const std::string& image,
                   .count();
   t.sources.push_back({"mirror.corp/hub/library/nginx", false, true, true,
                        false, "alice", "s3cret"});
-  t.sources.push_back({"docker.io/library/nginx", false, false, true, true,
-                       "", ""});
+  t.sources.push_back(
+      {"docker.io/library/nginx", false, false, true, true, "", ""});
   return {t, *credential};
 }
 
@@ -108,9 +108,9 @@ TEST(Ticket, RefusesWrongSecretExpiredAndNonTickets) {
   EXPECT_NE(late.error().message.find("expired"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir / (t.id + ".json")));
 
-  EXPECT_FALSE(redeem_ticket(dir, {"alice", "pw"},
-                             std::chrono::system_clock::now())
-                   .ok());
+  EXPECT_FALSE(
+      redeem_ticket(dir, {"alice", "pw"}, std::chrono::system_clock::now())
+          .ok());
   fs::remove_all(dir);
 }
 

@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "base64.h"
+#include "file.h"
 #include "json.h"
 #include "sha256.h"
 
@@ -149,21 +150,15 @@ Result<std::string> read_global_auth_file(const std::string& path) {
     return Error{"cannot read the global auth file \"" + path + "\": " +
                  ErrnoText() + ": fix its permissions or --global-auth-file"};
   }
-  std::string content;
-  char buf[16384];
-  while (true) {
-    ssize_t n = ::read(f.fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      return Error{"cannot read the global auth file \"" + path +
-                   "\": " + ErrnoText()};
-    if (n == 0) break;
-    content.append(buf, n);
-    if (content.size() > kMaxGlobalAuthFileBytes)
+  auto content = read_fd(f.fd, kMaxGlobalAuthFileBytes);
+  if (!content) {
+    if (content.error().err == 0)
       return Error{"the global auth file \"" + path +
                    "\" is larger than 4 MiB: fix --global-auth-file"};
+    return Error{"cannot read the global auth file \"" + path +
+                 "\": " + content.error().message};
   }
-  return content;
+  return std::move(*content);
 }
 
 AuthDir::~AuthDir() {

@@ -1,14 +1,13 @@
 #include "cluster.h"
 
-#include <openssl/bio.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <fstream>
 #include <sstream>
 
+#include "file.h"
 #include "kubeconfig.h"
+#include "pem.h"
+#include "text.h"
 
 namespace {
 
@@ -17,19 +16,11 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str().substr(0, 1 << 16);
-}
+constexpr std::size_t kMaxEnvFileBytes = 64 << 10;
 
-std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
+// A shell value: trimmed, and without one pair of surrounding quotes.
+std::string Unquote(std::string_view s) {
+  s = trim(s);
   if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') &&
       s.back() == s.front())
     s = s.substr(1, s.size() - 2);
@@ -38,21 +29,11 @@ std::string Trim(std::string_view s) {
 
 // The CN of the first certificate in `pem`, if it is system:node:<name>.
 std::string NodeNameFromCertificate(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert =
-      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
-  std::string name;
-  if (cert) {
-    char cn[256] = {0};
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
-                                  cn, sizeof cn) > 0) {
-      std::string_view s = cn;
-      if (s.starts_with("system:node:")) name = s.substr(12);
-    }
-    X509_free(cert);
-  }
-  BIO_free(bio);
-  return name;
+  auto certs = read_pem_certificates(pem);
+  if (!certs) return "";
+  std::string cn = subject_common_name(certs->front().get());
+  constexpr std::string_view kPrefix = "system:node:";
+  return cn.starts_with(kPrefix) ? cn.substr(kPrefix.size()) : "";
 }
 
 }  // namespace
@@ -65,8 +46,8 @@ std::string server_from_env_file(std::string_view text) {
     if (l.starts_with("export ")) l.remove_prefix(7);
     size_t eq = l.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string key = Trim(l.substr(0, eq));
-    std::string value = Trim(l.substr(eq + 1));
+    std::string key = Unquote(l.substr(0, eq));
+    std::string value = Unquote(l.substr(eq + 1));
     if (key == "KUBERNETES_SERVICE_HOST") host = value;
     if (key == "KUBERNETES_SERVICE_PORT") port = value;
   }
@@ -120,8 +101,13 @@ Result<ClusterAccess> cluster_access(const Options& options,
     api.server = options.api_server;
   } else if (api.server.empty()) {
     std::string env_file = options.kube_config_dir + "/apiserver-url.env";
-    if (Exists(env_file))
-      api.server = server_from_env_file(ReadSmallFile(env_file));
+    if (Exists(env_file)) {
+      auto text = read_file(env_file, kMaxEnvFileBytes);
+      if (!text)
+        return Error{"cannot read " + env_file + ": " + text.error().message +
+                     ": fix it or pass --api-server"};
+      api.server = server_from_env_file(*text);
+    }
     if (api.server.empty()) api.server = "https://localhost:6443";
   }
 

@@ -4,18 +4,11 @@
 
 #include "base64.h"
 #include "json.h"
+#include "text.h"
 
 namespace {
 
 using nlohmann::json;
-
-bool EqualFold(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Go's encoding/json matches struct fields case-insensitively; a null
 // leaves the field as it is.
@@ -56,13 +49,13 @@ Result<std::vector<DockerConfigEntry>> ParseEntries(const json& object) {
     std::string auth;
     for (const auto& [field, v] : value.items()) {
       Result<Ok> taken = Ok{};
-      if (EqualFold(field, "username"))
+      if (equals_ignore_case(field, "username"))
         taken = TakeString(v, entry.username, "username");
-      else if (EqualFold(field, "password"))
+      else if (equals_ignore_case(field, "password"))
         taken = TakeString(v, entry.password, "password");
-      else if (EqualFold(field, "auth"))
+      else if (equals_ignore_case(field, "auth"))
         taken = TakeString(v, auth, "auth");
-      else if (EqualFold(field, "email")) {
+      else if (equals_ignore_case(field, "email")) {
         std::string ignored;
         taken = TakeString(v, ignored, "email");
       }
@@ -82,7 +75,7 @@ Result<json> ParseJson(std::string_view text) { return parse_json(text); }
 
 const json* FindAuths(const json& doc) {
   for (const auto& [key, value] : doc.items())
-    if (EqualFold(key, "auths")) return &value;
+    if (equals_ignore_case(key, "auths")) return &value;
   return nullptr;
 }
 

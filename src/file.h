@@ -7,7 +7,7 @@
 
 #include "result.h"
 
-struct FileError {
+struct FileReadError {
   int err = 0;  // errno of the failed open or read; 0 when the file is too big
   // "No such file or directory", "larger than 4 MiB": a fragment for the
   // caller's "cannot read <what> <path>: ..." line.
@@ -15,10 +15,10 @@ struct FileError {
 };
 
 // Everything `fd` still holds, failing once more than `max_bytes` arrive.
-Result<std::string, FileError> read_fd(int fd, std::size_t max_bytes);
+Result<std::string, FileReadError> read_fd(int fd, std::size_t max_bytes);
 
 // The whole file at `path`, failing (never truncating) beyond `max_bytes`.
-Result<std::string, FileError> read_file(const std::string& path,
+Result<std::string, FileReadError> read_file(const std::string& path,
                                          std::size_t max_bytes);
 
 // "4 MiB", "1500 bytes": a size for messages.

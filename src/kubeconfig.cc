@@ -18,81 +18,18 @@
 #include <vector>
 
 #include "base64.h"
+#include "file.h"
+#include "pem.h"
 
 namespace {
 
 constexpr std::size_t kMaxFileBytes = 4u << 20;
-
-struct PemBlock {
-  std::string label;  // "CERTIFICATE", "PRIVATE KEY", "EC PRIVATE KEY"...
-  std::string text;   // BEGIN line through END line, newline-terminated
-};
-
-// The PEM blocks of `text`, in order; anything between them is ignored.
-std::vector<PemBlock> PemBlocks(std::string_view text) {
-  static constexpr std::string_view kBegin = "-----BEGIN ";
-  std::vector<PemBlock> out;
-  std::size_t pos = 0;
-  for (;;) {
-    std::size_t begin = text.find(kBegin, pos);
-    if (begin == std::string_view::npos) break;
-    std::size_t label_start = begin + kBegin.size();
-    std::size_t label_end = text.find("-----", label_start);
-    if (label_end == std::string_view::npos) break;
-    std::string label(text.substr(label_start, label_end - label_start));
-    std::string end_marker = "-----END " + label + "-----";
-    std::size_t end = text.find(end_marker, label_end + 5);
-    if (end == std::string_view::npos) break;
-    std::size_t stop = end + end_marker.size();
-    std::string block(text.substr(begin, stop - begin));
-    block += "\n";
-    out.push_back(PemBlock{std::move(label), std::move(block)});
-    pos = stop;
-  }
-  return out;
-}
 
 bool IsKeyLabel(const std::string& label) {
   constexpr std::string_view kSuffix = "PRIVATE KEY";
   return label.size() >= kSuffix.size() &&
          label.compare(label.size() - kSuffix.size(), kSuffix.size(),
                        kSuffix) == 0;
-}
-
-// The whole file, or a message ("cannot read X: why").
-Result<std::string> ReadFile(const std::string& path, int* err_out = nullptr) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    if (err_out != nullptr) *err_out = errno;
-    return Error{std::strerror(errno)};
-  }
-  std::string data;
-  char buf[65536];
-  for (;;) {
-    std::size_t n = std::fread(buf, 1, sizeof buf, f);
-    data.append(buf, n);
-    if (data.size() > kMaxFileBytes) {
-      std::fclose(f);
-      return Error{"file is larger than 4 MiB"};
-    }
-    if (n < sizeof buf) break;
-  }
-  int err = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (err != 0) {
-    if (err_out != nullptr) *err_out = err;
-    return Error{std::strerror(err)};
-  }
-  return data;
-}
-
-std::string OpenSslError() {
-  unsigned long first = ERR_get_error();
-  while (ERR_get_error() != 0) {
-  }
-  if (first == 0) return "unknown error";
-  const char* reason = ERR_reason_error_string(first);
-  return reason != nullptr ? reason : "unknown error";
 }
 
 std::string FormatTime(const ASN1_TIME* t) {
@@ -102,22 +39,6 @@ std::string FormatTime(const ASN1_TIME* t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
 }
-
-std::string SubjectCn(X509* cert) {
-  char buf[256] = "";
-  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-                            sizeof buf);
-  return buf;
-}
-
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-
-int NoPassword(char*, int, int, void*) { return 0; }
 
 // Where a PEM came from, for messages.
 struct Source {
@@ -132,7 +53,7 @@ class Loader {
         dir_(std::filesystem::path(path_).parent_path()) {}
 
   Result<KubeConfig> Load() {
-    auto text = ReadFile(path_);
+    auto text = read_file(path_, kMaxFileBytes);
     if (!text) {
       return Fail(
           "cannot read it: " + text.error().message +
@@ -218,9 +139,9 @@ class Loader {
     if (!file) return file.error();
     if (!*file || (*file)->empty()) return std::optional<Source>();
     std::string resolved = Resolve(**file);
-    int err = 0;
-    auto text = ReadFile(resolved, &err);
+    auto text = read_file(resolved, kMaxFileBytes);
     if (!text) {
+      int err = text.error().err;
       std::string fix = err == EACCES || err == EPERM
                             ? ": run the provider as root, like kubelet"
                             : "";
@@ -259,7 +180,6 @@ class Loader {
     }
 
     KubeConfig out;
-    out.path = path_;
     // Cluster: server, CA, insecure-skip-tls-verify.
     auto cluster = Named(root, "clusters", "cluster", **cluster_name);
     if (!cluster) return cluster.error();
@@ -281,7 +201,7 @@ class Loader {
     auto ca = Material(*cluster, "certificate-authority", where);
     if (!ca) return ca.error();
     if (*ca) {
-      for (const PemBlock& b : PemBlocks((*ca)->text)) {
+      for (const PemBlock& b : pem_blocks((*ca)->text)) {
         if (b.label == "CERTIFICATE") out.ca_pem += b.text;
       }
       if (out.ca_pem.empty()) {
@@ -312,7 +232,7 @@ class Loader {
     }
     auto key = Material(user_map, "client-key", where);
     if (!key) return key.error();
-    for (const PemBlock& b : PemBlocks((*cert)->text)) {
+    for (const PemBlock& b : pem_blocks((*cert)->text)) {
       if (b.label == "CERTIFICATE") out.client_cert_pem += b.text;
     }
     if (out.client_cert_pem.empty()) {
@@ -321,7 +241,7 @@ class Loader {
     // Without client-key, accept a key in the certificate's own file (as
     // in kubelet-client-current.pem).
     const Source& key_source = *key ? **key : **cert;
-    for (const PemBlock& b : PemBlocks(key_source.text)) {
+    for (const PemBlock& b : pem_blocks(key_source.text)) {
       if (IsKeyLabel(b.label)) {
         if (b.label == "ENCRYPTED PRIVATE KEY") {
           return Fail(where + " " + key_source.name +
@@ -346,33 +266,20 @@ class Loader {
   Result<Ok> CheckIdentity(const KubeConfig& kc, const std::string& where,
                            const std::string& cert_name,
                            const std::string& key_name) const {
-    std::unique_ptr<BIO, decltype(&BIO_free)> cbio(
-        BIO_new_mem_buf(kc.client_cert_pem.data(),
-                        static_cast<int>(kc.client_cert_pem.size())),
-        BIO_free);
-    std::unique_ptr<X509, X509Deleter> cert(
-        cbio ? PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)
-             : nullptr);
-    if (!cert) {
-      std::string why = OpenSslError();
+    auto certs = read_pem_certificates(kc.client_cert_pem);
+    if (!certs) {
       return Fail(where + " " + cert_name + ": cannot parse the certificate (" +
-                  why + ")");
+                  certs.error().message + ")");
     }
-    std::unique_ptr<BIO, decltype(&BIO_free)> kbio(
-        BIO_new_mem_buf(kc.client_key_pem.data(),
-                        static_cast<int>(kc.client_key_pem.size())),
-        BIO_free);
-    std::unique_ptr<EVP_PKEY, PkeyDeleter> key(
-        kbio ? PEM_read_bio_PrivateKey(kbio.get(), nullptr, NoPassword, nullptr)
-             : nullptr);
+    auto key = read_pem_private_key(kc.client_key_pem);
     if (!key) {
-      std::string why = OpenSslError();
       return Fail(where + " " + key_name + ": cannot parse the private key (" +
-                  why + ")");
+                  key.error().message + ")");
     }
-    std::string cn = SubjectCn(cert.get());
+    X509* cert = certs->front().get();
+    std::string cn = subject_common_name(cert);
     std::string subject = cn.empty() ? "" : " (CN=" + cn + ")";
-    const ASN1_TIME* not_after = X509_get0_notAfter(cert.get());
+    const ASN1_TIME* not_after = X509_get0_notAfter(cert);
     if (X509_cmp_current_time(not_after) <= 0) {
       return Fail("the client certificate" + subject + " of " + where +
                   " expired at " + FormatTime(not_after) +
@@ -380,13 +287,13 @@ class Loader {
                   "it into /var/lib/kubelet/pki/kubelet-client-current.pem "
                   "with rotateCertificates: true)");
     }
-    const ASN1_TIME* not_before = X509_get0_notBefore(cert.get());
+    const ASN1_TIME* not_before = X509_get0_notBefore(cert);
     if (X509_cmp_current_time(not_before) >= 0) {
       return Fail("the client certificate" + subject + " of " + where +
                   " is not valid before " + FormatTime(not_before) +
                   ": check the node's clock");
     }
-    if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    if (X509_check_private_key(cert, key->get()) != 1) {
       ERR_clear_error();
       return Fail("the client key of " + where +
                   " does not match its client certificate: point "

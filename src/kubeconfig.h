@@ -15,7 +15,6 @@ struct KubeConfig {
   std::string client_cert_pem;
   std::string client_key_pem;
   bool insecure_skip_tls_verify = false;
-  std::string path;  // the kubeconfig file, as given
 };
 
 // Follows current-context to its cluster and user. certificate-authority,

@@ -250,7 +250,6 @@ TEST(LoadKubeconfig, VariantsTable) {
     EXPECT_EQ(kc->client_cert_pem, c.cert_pem);
     EXPECT_EQ(kc->client_key_pem, c.key_pem);
     EXPECT_EQ(kc->insecure_skip_tls_verify, c.insecure);
-    EXPECT_EQ(kc->path, path);
   }
 }
 

@@ -29,6 +29,31 @@ bool AtEnd() {
 
 }  // namespace
 
+std::vector<PemBlock> pem_blocks(std::string_view text) {
+  std::vector<PemBlock> out;
+  BioPtr in = MemBio(text);
+  if (!in) return out;
+  for (;;) {
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(in.get(), &name, &header, &data, &len) != 1) break;
+    BioPtr block(BIO_new(BIO_s_mem()));
+    if (block && PEM_write_bio(block.get(), name, header, data, len) > 0) {
+      char* written = nullptr;
+      long n = BIO_get_mem_data(block.get(), &written);
+      out.push_back(
+          PemBlock{name, std::string(written, static_cast<std::size_t>(n))});
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+  }
+  ERR_clear_error();  // the end of the text reads as "no start line"
+  return out;
+}
+
 Result<std::vector<X509Ptr>> read_pem_certificates(std::string_view pem) {
   BioPtr bio = MemBio(pem);
   if (!bio) return Error{"out of memory"};
@@ -65,6 +90,16 @@ Result<EvpPkeyPtr> read_pem_private_key(std::string_view pem) {
     return Error{openssl_error()};
   }
   return EvpPkeyPtr(key);
+}
+
+std::string subject_common_name(X509* cert) {
+  char cn[256] = "";
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+                                sizeof cn) < 0) {
+    ERR_clear_error();
+    return "";
+  }
+  return cn;
 }
 
 std::string private_key_to_pem(EVP_PKEY* key) {

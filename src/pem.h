@@ -21,6 +21,15 @@ struct EvpPkeyFree {
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
+struct PemBlock {
+  std::string label;  // "CERTIFICATE", "PRIVATE KEY", "EC PRIVATE KEY"...
+  std::string text;   // the block as OpenSSL writes it, BEGIN through END
+};
+
+// Every PEM block of `text`, in order, read by OpenSSL's PEM reader; text
+// between blocks is skipped, and reading stops at a damaged block.
+std::vector<PemBlock> pem_blocks(std::string_view text);
+
 // Every CERTIFICATE block of `pem`, in order; an error ("no PEM certificate
 // found", or OpenSSL's reason for a damaged block) when there is none.
 Result<std::vector<X509Ptr>> read_pem_certificates(std::string_view pem);
@@ -28,6 +37,9 @@ Result<std::vector<X509Ptr>> read_pem_certificates(std::string_view pem);
 // The first private key block of `pem`. Encrypted keys are refused: we have
 // no passphrase to give.
 Result<EvpPkeyPtr> read_pem_private_key(std::string_view pem);
+
+// The subject's common name (CN); empty when there is none.
+std::string subject_common_name(X509* cert);
 
 // `key` as a PKCS#8 "PRIVATE KEY" PEM block.
 std::string private_key_to_pem(EVP_PKEY* key);

@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "file.h"
 #include "json.h"
 #include "reference.h"
 #include "sha256.h"
@@ -21,16 +22,9 @@ std::string ReadSmallFile(int dir_fd, const char* name) {
   int fd =
       ::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return "";
-  std::string out;
-  char buf[4096];
-  while (out.size() <= kMaxIntentBytes) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, n);
-  }
+  auto text = read_fd(fd, kMaxIntentBytes);
   ::close(fd);
-  return out.size() > kMaxIntentBytes ? "" : out;
+  return text ? std::move(*text) : "";
 }
 
 }  // namespace

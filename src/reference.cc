@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text.h"
+
 namespace {
 
 constexpr size_t kNameTotalLengthMax = 255;
@@ -150,8 +152,7 @@ Result<Reference> Parse(std::string_view s) {
   } else if (IsPath(name)) {
     ref.path = std::string(name);
   } else {
-    std::string lower(s);
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    std::string lower = ascii_lower(s);
     if (lower != s && Parse(lower).ok())
       return Error{"repository name must be lowercase"};
     return Error{"invalid reference format"};

@@ -7,9 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <unordered_map>
 
 #define TOML_EXCEPTIONS 0
@@ -24,42 +22,19 @@
 #define TOML_ENABLE_UNRELEASED_FEATURES 1
 #include <toml++/toml.h>
 
+#include "file.h"
+#include "text.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
 // BurntSushi/toml, which containers/image uses, matches a key to a field
-// exactly or else case-insensitively with Go's strings.EqualFold, whose
-// folding also maps U+017F to 's' and U+212A (Kelvin) to 'k'.
-char32_t FoldRune(std::string_view s, size_t& i) {
-  unsigned char c = s[i];
-  if (c < 0x80) {
-    ++i;
-    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-  }
-  if (s.substr(i, 2) == "\xC5\xBF") {  // U+017F LATIN SMALL LETTER LONG S
-    i += 2;
-    return 's';
-  }
-  if (s.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A KELVIN SIGN
-    i += 3;
-    return 'k';
-  }
-  ++i;
-  return 0x110000 + c;  // any other byte only matches itself
-}
-
-bool GoEqualFold(std::string_view a, std::string_view b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size())
-    if (FoldRune(a, i) != FoldRune(b, j)) return false;
-  return i == a.size() && j == b.size();
-}
-
+// exactly or else case-insensitively with Go's strings.EqualFold.
 const toml::node* FindKey(const toml::table& table, std::string_view field) {
   if (const toml::node* exact = table.get(field)) return exact;
   for (const auto& [key, value] : table)
-    if (GoEqualFold(key.str(), field)) return &value;
+    if (equals_ignore_case(key.str(), field)) return &value;
   return nullptr;
 }
 
@@ -425,14 +400,8 @@ Result<RegistriesConf> Parse(std::string_view input) {
   return conf;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{std::strerror(errno)};
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) return Error{std::strerror(errno)};
-  return content.str();
-}
+// Operator files; generous for configurations of 100,000 registries.
+constexpr std::size_t kMaxRegistriesFileBytes = 64u << 20;
 
 Error FileError(const std::string& path, const std::string& why) {
   return Error{"invalid registries configuration \"" + path + "\": " + why +
@@ -523,7 +492,6 @@ Result<RegistriesConf> parse_registries(std::string_view toml,
                                         std::string_view origin) {
   auto conf = Parse(toml);
   if (!conf) return FileError(std::string(origin), conf.error().message);
-  conf->files.push_back(std::string(origin));
   return conf;
 }
 
@@ -561,14 +529,13 @@ Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
 
   RegistriesConf merged;
   for (const std::string& path : files) {
-    auto text = ReadFile(path);
+    auto text = read_file(path, kMaxRegistriesFileBytes);
     if (!text)
       return Error{"cannot read registries configuration \"" + path +
                    "\": " + text.error().message + ": fix its permissions"};
     auto conf = parse_registries(*text, path);
     if (!conf) return conf.error();
     Merge(merged, std::move(*conf));
-    merged.files.push_back(path);
   }
   return merged;
 }

@@ -26,7 +26,6 @@ struct Registry {
 
 struct RegistriesConf {
   std::vector<Registry> registries;  // unique prefixes, sorted
-  std::vector<std::string> files;    // the files read, in order (for logs)
 };
 
 // Where to read the configuration. The first existing main file is read;

@@ -1,19 +1,21 @@
 #include "resolve.h"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "authfile.h"
 #include "credentials.h"
+#include "file.h"
 #include "log.h"
 #include "reference.h"
 
 namespace {
 
 using nlohmann::json;
+
+// As the provider caps a pull secret read from the API.
+constexpr std::size_t kMaxDockercfgBytes = 16u << 20;
 
 int Fail(const Options& o, const std::string& stage,
          const std::string& message) {
@@ -28,11 +30,11 @@ int Fail(const Options& o, const std::string& stage,
 Result<Keyring> LoadKeyring(const Options& o) {
   Keyring keyring;
   for (const std::string& path : o.dockercfg_files) {
-    std::ifstream in(path);
-    if (!in) return Error{"cannot read --dockercfg \"" + path + "\""};
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto entries = parse_docker_config(text.str());
+    auto text = read_file(path, kMaxDockercfgBytes);
+    if (!text)
+      return Error{"cannot read --dockercfg \"" + path +
+                   "\": " + text.error().message};
+    auto entries = parse_docker_config(*text);
     if (!entries)
       return Error{"--dockercfg \"" + path + "\": " + entries.error().message};
     keyring_add(keyring, *entries, path);

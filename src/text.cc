@@ -8,6 +8,25 @@ char LowerAscii(char c) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+// The next rune of `s` at `i` as Go folds it towards ASCII; advances `i`.
+char32_t FoldRune(std::string_view s, std::size_t& i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    return static_cast<char32_t>(LowerAscii(static_cast<char>(c)));
+  }
+  if (s.substr(i, 2) == "\xC5\xBF") {  // U+017F LATIN SMALL LETTER LONG S
+    i += 2;
+    return 's';
+  }
+  if (s.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A KELVIN SIGN
+    i += 3;
+    return 'k';
+  }
+  ++i;
+  return 0x110000 + c;  // any other byte only matches itself
+}
+
 }  // namespace
 
 std::string ascii_lower(std::string_view s) {
@@ -17,11 +36,11 @@ std::string ascii_lower(std::string_view s) {
 }
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (FoldRune(a, i) != FoldRune(b, j)) return false;
   }
-  return true;
+  return i == a.size() && j == b.size();
 }
 
 std::string_view trim(std::string_view s) {

@@ -16,7 +16,13 @@ TEST(Text, EqualsIgnoreCaseTable) {
                         {"AUTH", "auth", true},
                         {"auth", "auths", false},
                         {"", "", true},
-                        {"\xC3\x84", "\xC3\xA4", false}};
+                        {"u\xC5\xBF"
+                         "ername",
+                         "username", true},
+                        {"\xE2\x84\xAA"
+                         "ey",
+                         "KEY", true},
+                        {"\xC3\x84", "a", false}};
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.a) + " vs " + std::string(c.b));
     EXPECT_EQ(equals_ignore_case(c.a, c.b), c.equal);

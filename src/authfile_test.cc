@@ -31,7 +31,7 @@ void Age(const fs::path& p, int seconds) {
 }  // namespace
 
 TEST(AuthFile, NameMatchesCrio) {
-  // The example of CONTRACTS.md section 2.
+  // The example of docs/contracts.md section 3.
   EXPECT_EQ(
       auth_file_name("default", "docker.io/library/nginx"),
       "default-"

@@ -25,8 +25,9 @@ TEST(Sha256, KnownDigests) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex("docker.io/library/nginx"),  // CONTRACTS.md section 2
-            "7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5");
+  EXPECT_EQ(
+      sha256_hex("docker.io/library/nginx"),  // docs/contracts.md section 3
+      "7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5");
 }
 
 TEST(Sha256, AgreesWithOpenSslAtEveryPaddingBoundary) {

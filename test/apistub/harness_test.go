@@ -654,7 +654,7 @@ func count(reqs []Request, verb, resource, name string) int {
 }
 
 func TestAuthFileNameMatchesCRIO(t *testing.T) {
-	// The example of CONTRACTS.md section 2.
+	// The example of docs/contracts.md section 3.
 	got := authFileName("default", "docker.io/library/nginx")
 	want := "default-7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5.json"
 	if got != want {

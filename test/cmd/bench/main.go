@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +35,21 @@ const ns = "team-a"
 
 func main() {
 	bin := flag.String("bin", "../build/crio-credential-provider", "provider binary")
+	floor := flag.String("floor", "", "floor binary (bench/floor.cc): one verified TLS GET, timed beside the provider")
+	staticBin := flag.String("static-bin", "", "the static release build of the provider, timed beside -bin")
+	staticFloor := flag.String("static-floor", "", "the floor linked statically, the floor of -static-bin")
 	runs := flag.Int("runs", 300, "invocations per scenario")
+	rtt := flag.Duration("rtt", 2*time.Millisecond, "emulated round-trip time for the latency scenarios (0: skip them)")
+	rttRuns := flag.Int("rtt-runs", 30, "invocations per latency scenario")
 	flag.Parse()
-	if _, err := os.Stat(*bin); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %v: build the provider first\n", err)
-		os.Exit(1)
+	for _, b := range []string{*bin, *floor, *staticBin, *staticFloor} {
+		if b == "" {
+			continue
+		}
+		if _, err := os.Stat(b); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v: build it first (bench/run.sh does)\n", err)
+			os.Exit(1)
+		}
 	}
 	dir, err := os.MkdirTemp("", "ccp-bench-")
 	check(err)
@@ -61,64 +72,161 @@ location = "mirror2.example.com/hub"
 	dropins := filepath.Join(dir, "registries.conf.d")
 	check(os.Mkdir(dropins, 0o755))
 
-	base := []string{
-		"--api-server=" + server.URL, "--ca-file=" + caFile,
-		"--auth-dir=" + filepath.Join(dir, "auth"),
-		"--global-auth-file=" + filepath.Join(dir, "config.json"),
-		"--registries-conf=" + conf, "--registries-conf-dir=" + dropins,
-		"--log-level=debug",
+	args := func(apiURL string) []string {
+		return []string{
+			"--api-server=" + apiURL, "--ca-file=" + caFile,
+			"--auth-dir=" + filepath.Join(dir, "auth"),
+			"--global-auth-file=" + filepath.Join(dir, "config.json"),
+			"--registries-conf=" + conf, "--registries-conf-dir=" + dropins,
+			"--log-level=debug",
+		}
 	}
-	fmt.Printf("%-34s %9s %9s %9s %10s %8s\n", "scenario", "median", "p90", "min", "peak RSS", "API/run")
-	perRunOf := map[string]float64{}
-	for _, s := range []struct {
+	type scenario struct {
 		name  string
 		image string
 		args  []string
-	}{
-		{"mirror, --secrets=pod (2 secrets)", "docker.io/library/nginx", nil},
-		{"mirror, --secrets=namespace", "docker.io/library/nginx", []string{"--secrets=namespace"}},
-		{"no mirror (no API call)", "quay.io/team/app", nil},
-	} {
+	}
+	podMode := scenario{"mirror, --secrets=pod (2 secrets)", "docker.io/library/nginx", nil}
+	nsMode := scenario{"mirror, --secrets=namespace", "docker.io/library/nginx", []string{"--secrets=namespace"}}
+	noMirror := scenario{"no mirror (no API call)", "quay.io/team/app", nil}
+	provider := func(bin, apiURL string, s scenario) (*exec.Cmd, string) {
 		request := fmt.Sprintf(`{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":%q,"serviceAccountToken":%q,"serviceAccountAnnotations":{}}`, s.image, token())
-		var walls []time.Duration
-		var rss []int64
-		before := requests.Load()
-		for i := 0; i < *runs; i++ {
-			cmd := exec.Command(*bin, append(base, s.args...)...)
-			cmd.Stdin = strings.NewReader(request)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			start := time.Now()
-			err := cmd.Run()
-			walls = append(walls, time.Since(start))
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "bench: %s: %v: %s", s.name, err, stderr.String())
-				os.Exit(1)
-			}
-			// The provider reports its own VmHWM: ru_maxrss would include
-			// this Go process, whose memory the child shares until exec.
-			rss = append(rss, peakRSS(stderr.String()))
+		cmd := exec.Command(bin, append(args(apiURL), s.args...)...)
+		cmd.Stdin = strings.NewReader(request)
+		return cmd, s.name
+	}
+	floorCmd := func(bin, apiURL string) (*exec.Cmd, string) {
+		u, err := url.Parse(apiURL)
+		check(err)
+		return exec.Command(bin, u.Hostname(), u.Port(), caFile, "/api/v1/namespaces/"+ns+"/pods/web-0"), "floor: one verified TLS GET"
+	}
+
+	type binaries struct{ label, provider, floor string }
+	builds := []binaries{{"dynamic", *bin, *floor}}
+	if *staticBin != "" {
+		builds = append(builds, binaries{"static", *staticBin, *staticFloor})
+	}
+
+	fmt.Printf("loopback, %d runs each\n", *runs)
+	fmt.Printf("%-8s %-34s %9s %9s %9s %10s %8s %8s\n", "build", "scenario", "median", "p90", "min", "peak RSS", "API/run", "/floor")
+	perRunOf := map[string]float64{}
+	for _, b := range builds {
+		var floorMedian time.Duration
+		if b.floor != "" {
+			st := measure(func() (*exec.Cmd, string) { return floorCmd(b.floor, server.URL) }, *runs)
+			floorMedian = st.median
+			st.print(b.label, 0, 1)
 		}
-		sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
-		sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
-		perRun := float64(requests.Load()-before) / float64(*runs)
-		perRunOf[s.name] = perRun
-		fmt.Printf("%-34s %9s %9s %9s %7d KiB %8.1f\n", s.name,
-			walls[len(walls)/2].Round(10*time.Microsecond),
-			walls[len(walls)*9/10].Round(10*time.Microsecond),
-			walls[0].Round(10*time.Microsecond), rss[len(rss)-1], perRun)
+		for _, s := range []scenario{podMode, nsMode, noMirror} {
+			before := requests.Load()
+			st := measure(func() (*exec.Cmd, string) { return provider(b.provider, server.URL, s) }, *runs)
+			perRun := float64(requests.Load()-before) / float64(*runs)
+			if b.label == "dynamic" {
+				perRunOf[s.name] = perRun
+			}
+			ratio := 0.0
+			if floorMedian > 0 && s.name != noMirror.name {
+				ratio = float64(st.median) / float64(floorMedian)
+			}
+			st.print(b.label, perRun, ratio)
+		}
 	}
 	// KEP-4412: kubelet also runs the provider when a container starts from
 	// a cached image whose pull record names a service account (our mirror
 	// pulls), to check the pod may use it; no pull follows.
 	fmt.Printf("extra load per container start of a cached private image: 1 invocation, %.1f API requests (--secrets=pod), %.1f (--secrets=namespace)\n",
-		perRunOf["mirror, --secrets=pod (2 secrets)"], perRunOf["mirror, --secrets=namespace"])
+		perRunOf[podMode.name], perRunOf[nsMode.name])
+
+	if *rtt <= 0 {
+		return
+	}
+	// The same server behind a proxy that delays every byte by half the
+	// RTT each way, and counts connections and the client's flights: a
+	// flight is what the client sends before it has heard anything back,
+	// so the first flight of a connection is its TLS ClientHello and every
+	// later one is a round of requests (TLS 1.3 sends the client's Finished
+	// with the first requests). The TCP handshake itself is not delayed.
+	proxy := startLatencyProxy(server.Listener.Addr().String(), *rtt)
+	defer proxy.Close()
+	proxyURL := "https://" + proxy.Addr()
+	fmt.Printf("\nemulated RTT %s (TCP connect not delayed), %d runs each\n", *rtt, *rttRuns)
+	fmt.Printf("%-8s %-34s %9s %9s %8s %8s %8s\n", "build", "scenario", "median", "p90", "API/run", "conn/run", "rounds")
+	for _, b := range builds[:1] {
+		type run struct {
+			name string
+			cmd  func() (*exec.Cmd, string)
+		}
+		runsOf := []run{}
+		if b.floor != "" {
+			runsOf = append(runsOf, run{"floor", func() (*exec.Cmd, string) { return floorCmd(b.floor, proxyURL) }})
+		}
+		for _, s := range []scenario{podMode, nsMode} {
+			s := s
+			runsOf = append(runsOf, run{s.name, func() (*exec.Cmd, string) { return provider(b.provider, proxyURL, s) }})
+		}
+		// rounds: request flights per run, after each connection's
+		// ClientHello flight.
+		for _, r := range runsOf {
+			before := requests.Load()
+			conns, flights := proxy.Counts()
+			st := measure(r.cmd, *rttRuns)
+			conns2, flights2 := proxy.Counts()
+			n := float64(*rttRuns)
+			hs := float64(conns2-conns) / n
+			fmt.Printf("%-8s %-34s %9s %9s %8.1f %8.1f %8.1f\n", b.label, st.name,
+				st.median.Round(10*time.Microsecond), st.p90.Round(10*time.Microsecond),
+				float64(requests.Load()-before)/n, hs, float64(flights2-flights)/n-hs)
+		}
+	}
+}
+
+type stats struct {
+	name             string
+	median, p90, min time.Duration
+	rss              int64
+}
+
+func (st stats) print(build string, perRun, ratio float64) {
+	r := "-"
+	if ratio > 0 {
+		r = fmt.Sprintf("%.2fx", ratio)
+	}
+	fmt.Printf("%-8s %-34s %9s %9s %9s %7d KiB %8.1f %8s\n", build, st.name,
+		st.median.Round(10*time.Microsecond), st.p90.Round(10*time.Microsecond),
+		st.min.Round(10*time.Microsecond), st.rss, perRun, r)
+}
+
+// measure runs the command runs times: median, p90 and min wall time, and
+// the largest peak RSS the process reported.
+func measure(next func() (*exec.Cmd, string), runs int) stats {
+	var walls []time.Duration
+	var rss []int64
+	var name string
+	for i := 0; i < runs; i++ {
+		cmd, n := next()
+		name = n
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		walls = append(walls, time.Since(start))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v: %s", name, err, stderr.String())
+			os.Exit(1)
+		}
+		// The process reports its own VmHWM: ru_maxrss would include
+		// this Go process, whose memory the child shares until exec.
+		rss = append(rss, peakRSS(stderr.String()))
+	}
+	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return stats{name, walls[len(walls)/2], walls[len(walls)*9/10], walls[0], rss[len(rss)-1]}
 }
 
 func peakRSS(log string) int64 {
 	i := strings.LastIndex(log, "peak RSS ")
 	if i < 0 {
-		check(fmt.Errorf("no peak RSS in the provider's debug log: %s", log))
+		check(fmt.Errorf("no peak RSS in the debug log: %s", log))
 	}
 	var kib int64
 	fmt.Sscanf(log[i+len("peak RSS "):], "%d", &kib)

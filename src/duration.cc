@@ -1,5 +1,6 @@
 #include "duration.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -70,11 +71,16 @@ Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
     if (!unit) return bad;  // Go requires a unit on every number
     s.remove_prefix(unit->name.size());
     total += value * unit->ns;
-    if (total > static_cast<long double>(std::numeric_limits<int64_t>::max()))
+    // As in Go, a negative duration reaches one further: -2^63.
+    if (total > static_cast<long double>(std::numeric_limits<int64_t>::max()) +
+                    (negative ? 1 : 0))
       return bad;
   }
-  auto ns = static_cast<int64_t>(total + 0.5L);
-  return std::chrono::nanoseconds(negative ? -ns : ns);
+  auto magnitude = static_cast<uint64_t>(total + 0.5L);
+  return std::chrono::nanoseconds(static_cast<int64_t>(
+      negative ? 0 - magnitude
+               : std::min<uint64_t>(magnitude,
+                                    std::numeric_limits<int64_t>::max())));
 }
 
 std::string format_go_duration(std::chrono::nanoseconds d) {

@@ -35,3 +35,22 @@ TEST(Duration, FormatsLikeGo) {
   };
   for (const auto& [d, want] : cases) EXPECT_EQ(format_go_duration(d), want);
 }
+
+// Found by fuzz/duration_fuzz: Go's ParseDuration accepts the minimum
+// duration, which Duration.String() prints.
+TEST(Duration, ParsesTheMinimumAsGoDoes) {
+  constexpr auto kMin = std::chrono::nanoseconds::min();
+  ASSERT_EQ(format_go_duration(kMin), "-2562047h47m16.854775808s");
+  for (const char* text :
+       {"-2562047h47m16.854775808s", "-9223372036854775808ns"}) {
+    auto d = parse_go_duration(text);
+    ASSERT_TRUE(d.ok()) << text;
+    EXPECT_EQ(*d, kMin) << text;
+  }
+  for (const char* text : {"2562047h47m16.854775808s", "9223372036854775808ns",
+                           "-9223372036854775809ns"})
+    EXPECT_FALSE(parse_go_duration(text).ok()) << text;
+  auto max = parse_go_duration("2562047h47m16.854775807s");
+  ASSERT_TRUE(max.ok());
+  EXPECT_EQ(*max, std::chrono::nanoseconds::max());
+}

@@ -114,8 +114,11 @@ func assertAuthFileUsed(t *testing.T, r nodeapi.Result, repo string, want testbe
 	if !r.AuthFile.Found {
 		t.Fatalf("no namespaced auth file %s for %s/%s (image %s)", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod, r.Pull.Image)
 	}
+	if !r.AuthFile.UsedByCRIO {
+		t.Errorf("CRI-O did not log that it used the auth file %s for %s/%s", r.AuthFile.Path, r.Pull.Namespace, r.Pull.Pod)
+	}
 	if !r.InUseRemoved {
-		t.Errorf("in-use auth file %s was not removed", r.AuthFile.InUsePath)
+		t.Errorf("auth file %s or its in-use copy was left after the pull", r.AuthFile.Path)
 	}
 	entries := authEntries(t, r.AuthFile.Content)
 	key, got, ok := authEntryFor(entries, repo)
@@ -161,7 +164,7 @@ func mirrorUsers(reg *testbed.Registry, repo string) (ok []string, refused int) 
 func clientManifestGets(reg *testbed.Registry, repo string) int {
 	n := 0
 	for _, q := range reg.ManifestRequests(repo) {
-		if strings.Contains(q.UserAgent, "e2e-cri-o") {
+		if strings.HasPrefix(q.UserAgent, "cri-o/") {
 			n++
 		}
 	}

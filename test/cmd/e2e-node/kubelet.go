@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,17 +17,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"go.podman.io/image/v5/copy"
-	"go.podman.io/image/v5/directory"
-	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/manifest"
-	"go.podman.io/image/v5/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/credentialprovider"
 	"k8s.io/kubernetes/pkg/credentialprovider/plugin"
@@ -43,9 +39,9 @@ type kubeletSim struct {
 	client      kubernetes.Interface
 	nodeKeyring credentialprovider.DockerKeyring
 
-	authDir, globalAuthFile         string
-	registriesConf, registriesConfD string
-	certsDir, workDir               string
+	authDir, globalAuthFile string
+	crioLog                 string
+	images                  runtimeapi.ImageServiceClient
 
 	podsMu sync.Mutex
 	pods   map[string]*v1.Pod
@@ -81,11 +77,9 @@ func runKubelet(args []string) error {
 	k := &kubeletSim{pods: map[string]*v1.Pod{}}
 	fs.StringVar(&k.authDir, "auth-dir", "", "CRI-O namespaced_auth_dir")
 	fs.StringVar(&k.globalAuthFile, "global-auth-file", "", "CRI-O global_auth_file (kubelet's config.json)")
-	fs.StringVar(&k.registriesConf, "registries-conf", "", "registries.conf")
-	fs.StringVar(&k.registriesConfD, "registries-conf-dir", "", "registries.conf.d")
-	fs.StringVar(&k.certsDir, "certs-dir", "", "certs.d directory")
-	fs.StringVar(&k.workDir, "work-dir", "", "scratch directory")
-	rootDir := fs.String("root-dir", "", "kubelet's root dir (pull records); default <work-dir>/kubelet")
+	criSocket := fs.String("cri-socket", "", "CRI-O's CRI socket")
+	fs.StringVar(&k.crioLog, "crio-log", "", "CRI-O's log (to see which auth file it used)")
+	rootDir := fs.String("root-dir", "kubelet", "kubelet's root dir (pull records)")
 	verifyPolicy := fs.String("image-pull-credentials-verification-policy", "NeverVerifyPreloadedImages", "kubelet's imagePullCredentialsVerificationPolicy")
 	verbosity := fs.String("v", "2", "klog verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -105,14 +99,18 @@ func runKubelet(args []string) error {
 		klog.SetOutputBySeverity(sev, io.Discard)
 	}
 
-	if *rootDir == "" {
-		*rootDir = filepath.Join(k.workDir, "kubelet")
-	}
 	records, err := newPullRecords(*rootDir, *verifyPolicy)
 	if err != nil {
 		return fmt.Errorf("pull records: %w", err)
 	}
 	k.records = records
+
+	conn, err := grpc.NewClient("unix://"+*criSocket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("CRI socket: %w", err)
+	}
+	defer conn.Close()
+	k.images = runtimeapi.NewImageServiceClient(conn)
 
 	restConfig, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -265,7 +263,7 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 			k.records.manager.RecordImagePullFailed(ctx, image)
 			return
 		}
-		ref := res.Digest
+		ref := res.ImageID // the image ref CRI-O answered, as kubelet records it
 		k.records.manager.RecordImagePulled(ctx, image, ref, recordedCredentials(used))
 		k.records.pulled(image, ref)
 		res.CredentialSource = describeSource(used)
@@ -273,28 +271,28 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 	}()
 
 	// kuberuntime.PullImage: no credentials -> one pull; else one CRI
-	// PullImage per credential until one succeeds.
+	// PullImage per credential, in the keyring's order, until one succeeds.
+	sandbox := &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID)},
+		Labels: map[string]string{
+			"io.kubernetes.pod.name":      pod.Name,
+			"io.kubernetes.pod.namespace": pod.Namespace,
+			"io.kubernetes.pod.uid":       string(pod.UID),
+		},
+	}
 	if len(creds) == 0 {
-		k.criPullImage(pod.Namespace, p.Image, nil, &res)
+		k.criPullImage(sandbox, p.Image, nil, &res)
 		return res
 	}
 	var errs []string
 	for i, c := range creds {
-		auth := &types.DockerAuthConfig{Username: c.Username, Password: c.Password, IdentityToken: c.IdentityToken}
-		if c.Auth != "" && c.Username == "" {
-			if dec, err := base64.StdEncoding.DecodeString(c.Auth); err == nil {
-				if u, pw, ok := strings.Cut(string(dec), ":"); ok {
-					auth.Username, auth.Password = u, pw
-				}
-			}
+		// As kuberuntime.PullImage builds it; CRI-O drops a credential
+		// with an empty username (server/image_pull.go).
+		auth := &runtimeapi.AuthConfig{
+			Username: c.Username, Password: c.Password, Auth: c.Auth,
+			ServerAddress: c.ServerAddress, IdentityToken: c.IdentityToken, RegistryToken: c.RegistryToken,
 		}
-		// CRI-O (server/image_pull.go): "Specifying a username indicates
-		// the user intends to send authentication to the registry"; a
-		// credential with an empty username is dropped.
-		if auth.Username == "" {
-			auth = nil
-		}
-		k.criPullImage(pod.Namespace, p.Image, auth, &res)
+		k.criPullImage(sandbox, p.Image, auth, &res)
 		if res.Pulled {
 			used = &creds[i]
 			return res
@@ -305,113 +303,88 @@ func (k *kubeletSim) pull(p nodeapi.Pull) (res nodeapi.Result) {
 	return res
 }
 
-// criPullImage is what CRI-O's PullImage does with namespaced_auth_dir.
-func (k *kubeletSim) criPullImage(namespace, image string, auth *types.DockerAuthConfig, res *nodeapi.Result) {
+// criPullImage calls CRI-O's PullImage as kubelet's remote image service
+// does, and records what became of the namespaced auth file: its content
+// just before the call (the provider wrote it during the keyring lookup),
+// whether CRI-O logged that it used it, and that neither it nor its in-use
+// copy is left afterwards.
+func (k *kubeletSim) criPullImage(sandbox *runtimeapi.PodSandboxConfig, image string, auth *runtimeapi.AuthConfig, res *nodeapi.Result) {
 	res.Pulled, res.PullError = false, ""
+	namespace := sandbox.Metadata.Namespace
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		res.PullError = err.Error()
 		return
 	}
-	named = reference.TagNameOnly(named)
 	name := named.Name()
 	sum := sha256.Sum256([]byte(name))
 	base := namespace + "-" + hex.EncodeToString(sum[:])
 	authPath := filepath.Join(k.authDir, base+".json")
-
-	sys := &types.SystemContext{
-		AuthFilePath:                k.globalAuthFile,
-		SystemRegistriesConfPath:    k.registriesConf,
-		SystemRegistriesConfDirPath: k.registriesConfD,
-		DockerPerHostCertDirPath:    k.certsDir,
-		RegistriesDirPath:           filepath.Join(k.workDir, "registries.d"),
-		BlobInfoCacheDir:            filepath.Join(k.workDir, "blob-info-cache"),
-		DockerRegistryUserAgent:     "e2e-cri-o",
-		DockerAuthConfig:            auth,
-	}
 	if !res.AuthFile.Found {
 		res.AuthFile = nodeapi.AuthFile{Path: authPath, Name: name}
-	}
-	inUseDir := filepath.Join(k.authDir, "in-use")
-	if _, err := os.Stat(authPath); err == nil {
-		if err := os.MkdirAll(inUseDir, 0o700); err != nil {
-			res.PullError = err.Error()
-			return
+		if content, err := os.ReadFile(authPath); err == nil {
+			res.AuthFile.Found, res.AuthFile.Content = true, string(content)
 		}
-		inUse := filepath.Join(inUseDir, base+"-"+uuid.NewString()+".json")
-		if err := os.Rename(authPath, inUse); err != nil {
-			res.PullError = fmt.Sprintf("rename auth file: %v", err)
-			return
-		}
-		content, _ := os.ReadFile(inUse)
-		res.AuthFile.Found, res.AuthFile.InUsePath, res.AuthFile.Content = true, inUse, string(content)
-		sys.AuthFilePath = inUse
-		defer func() {
-			err := os.Remove(inUse)
-			res.InUseRemoved = err == nil
-		}()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		res.PullError = err.Error()
-		return
 	}
+	logStart := fileSize(k.crioLog)
 
-	src, err := docker.NewReference(named)
-	if err != nil {
-		res.PullError = err.Error()
-		return
-	}
-	destDir, err := os.MkdirTemp(k.workDir, "pull-")
-	if err != nil {
-		res.PullError = err.Error()
-		return
-	}
-	defer os.RemoveAll(destDir)
-	dest, err := directory.NewReference(destDir)
-	if err != nil {
-		res.PullError = err.Error()
-		return
-	}
-	pc, err := insecurePolicy()
-	if err != nil {
-		res.PullError = err.Error()
-		return
-	}
-	defer pc.Destroy() //nolint:errcheck
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	man, err := copy.Image(ctx, pc, dest, src, &copy.Options{SourceCtx: sys})
+	resp, err := k.images.PullImage(ctx, &runtimeapi.PullImageRequest{
+		Image: &runtimeapi.ImageSpec{Image: image}, Auth: auth, SandboxConfig: sandbox,
+	})
+	if res.AuthFile.Found {
+		res.AuthFile.UsedByCRIO = strings.Contains(readFrom(k.crioLog, logStart), "Using auth file for namespace "+namespace+": "+authPath)
+		_, statErr := os.Stat(authPath)
+		inUse, _ := filepath.Glob(filepath.Join(k.authDir, "in-use", base+"-*.json"))
+		res.InUseRemoved = errors.Is(statErr, os.ErrNotExist) && len(inUse) == 0
+	}
 	if err != nil {
 		res.PullError = err.Error()
 		return
 	}
 	res.Pulled = true
-	if d, err := manifest.Digest(man); err == nil {
-		res.Digest = d.String()
+	st, err := k.images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: resp.ImageRef}, Verbose: true})
+	if err != nil || st.Image == nil {
+		res.Error = fmt.Sprintf("image status of %s: %v", resp.ImageRef, err)
+		return
 	}
-	res.Origin = readOrigin(destDir, man)
+	res.ImageID = st.Image.Id
+	for _, d := range st.Image.RepoDigests {
+		if _, dig, ok := strings.Cut(d, "@"); ok {
+			res.Digest = dig
+		}
+	}
+	var info struct {
+		ImageSpec struct {
+			Config struct {
+				Labels map[string]string `json:"Labels"`
+			} `json:"config"`
+		} `json:"imageSpec"`
+	}
+	if json.Unmarshal([]byte(st.Info["info"]), &info) == nil {
+		res.Origin = info.ImageSpec.Config.Labels["e2e.origin"]
+	}
 }
 
-func readOrigin(dir string, man []byte) string {
-	var m struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
 	}
-	if json.Unmarshal(man, &m) != nil {
-		return ""
-	}
-	_, hexPart, _ := strings.Cut(m.Config.Digest, ":")
-	b, err := os.ReadFile(filepath.Join(dir, hexPart))
+	return st.Size()
+}
+
+// readFrom returns the file from offset on.
+func readFrom(p string, offset int64) string {
+	f, err := os.Open(p)
 	if err != nil {
 		return ""
 	}
-	var cfg struct {
-		Config struct {
-			Labels map[string]string `json:"Labels"`
-		} `json:"config"`
-	}
-	if json.Unmarshal(b, &cfg) != nil {
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return ""
 	}
-	return cfg.Config.Labels["e2e.origin"]
+	b, _ := io.ReadAll(f)
+	return string(b)
 }

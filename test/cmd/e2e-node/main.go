@@ -3,9 +3,9 @@
 //	e2e-node kubelet [flags]   kubelet's image credential lookup (its own
 //	                           credential-provider plugin package, token
 //	                           manager and pull-secret keyring) followed by
-//	                           CRI-O's PullImage (namespaced auth file,
-//	                           containers/image copy); batches of pulls as
-//	                           JSON lines on stdin, results on stdout.
+//	                           the CRI PullImage calls kubelet makes, to a
+//	                           real CRI-O; batches of pulls as JSON lines on
+//	                           stdin, results on stdout.
 //	e2e-node push              builds a tiny OCI image and pushes it with
 //	                           containers/image (JSON request on stdin).
 //

@@ -1,6 +1,6 @@
 // Package nodeapi is the line-delimited JSON protocol between the e2e tests
-// and the e2e-node helper (kubelet's credential-provider code + CRI-O's pull
-// path). Each request line is a batch of pulls run concurrently; each
+// and the e2e-node helper (kubelet's credential-provider code + the CRI
+// PullImage calls to CRI-O). Each request line is a batch of pulls run concurrently; each
 // response line answers one batch, in order.
 package nodeapi
 
@@ -10,7 +10,7 @@ type Batch struct {
 }
 
 // Pull asks for one image pull on behalf of a pod, as kubelet's image
-// manager and CRI-O's PullImage would do it.
+// manager does it, against a real CRI-O.
 type Pull struct {
 	Namespace string `json:"namespace"`
 	Pod       string `json:"pod"`
@@ -50,15 +50,18 @@ type Result struct {
 	PullRecord string `json:"pullRecord,omitempty"`
 	// AuthFile is CRI-O's namespaced auth file for this pull.
 	AuthFile AuthFile `json:"authFile"`
-	// Pulled is true when containers/image copied the image.
+	// Pulled is true when CRI-O's PullImage succeeded.
 	Pulled    bool   `json:"pulled"`
 	PullError string `json:"pullError,omitempty"`
 	// Origin is the "e2e.origin" label of the pulled image's config: which
 	// registry's copy of the content was served.
 	Origin string `json:"origin,omitempty"`
-	// Digest of the pulled manifest.
+	// Digest of the pulled manifest (from CRI-O's repo digests).
 	Digest string `json:"digest,omitempty"`
-	// InUseRemoved is true when the in-use copy was deleted after the pull.
+	// ImageID is CRI-O's image ID.
+	ImageID string `json:"imageID,omitempty"`
+	// InUseRemoved is true when, after the pull, neither the auth file nor
+	// an in-use copy of it is left.
 	InUseRemoved bool `json:"inUseRemoved"`
 }
 
@@ -68,11 +71,12 @@ type AuthFile struct {
 	Path string `json:"path"`
 	// Name is the normalized image name that was hashed.
 	Name string `json:"name"`
-	// Found: the file existed and was used instead of the global auth file.
+	// Found: the file existed when the driver called PullImage.
 	Found bool `json:"found"`
-	// InUsePath is where CRI-O moved it for the pull.
-	InUsePath string `json:"inUsePath,omitempty"`
-	// Content is the file as CRI-O read it (for the test's assertions).
+	// UsedByCRIO: CRI-O logged that it took this file for the pull.
+	UsedByCRIO bool `json:"usedByCRIO"`
+	// Content is the file just before the CRI PullImage call (for the
+	// test's assertions).
 	Content string `json:"content,omitempty"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -92,6 +93,15 @@ type buildSpec struct {
 	tags []string // build tags
 	// srcDirs (relative to the module root) whose .go files are part of the key.
 	srcDirs []string
+	// dir, when set, is the module to build in instead of the test module
+	// (a downloaded module such as CRI-O); the key then holds dir's go.sum
+	// instead of the test module's.
+	dir string
+	// modfile, when set, is passed as -modfile (with -mod=mod) and hashed
+	// into the key instead of go.mod/go.sum.
+	modfile string
+	// ldflags for the build (part of the key).
+	ldflags string
 }
 
 var buildMu sync.Mutex
@@ -100,24 +110,29 @@ var buildMu sync.Mutex
 // into the binary cache and returns the path. Concurrent test processes are
 // serialized with a lock file.
 func buildCached(spec buildSpec, logf func(string, ...any)) (string, error) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	cache, err := BinCacheDir()
-	if err != nil {
-		return "", err
+	dir := root
+	if spec.dir != "" {
+		dir = spec.dir
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", spec.name, spec.pkg, strings.Join(spec.tags, ","), runtime.Version())
-	for _, f := range []string{"go.mod", "go.sum"} {
-		b, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
+	if spec.ldflags != "" {
+		fmt.Fprintf(h, "ldflags %s\n", spec.ldflags)
+	}
+	keyFiles := []string{filepath.Join(dir, "go.mod"), filepath.Join(dir, "go.sum")}
+	if spec.modfile != "" {
+		keyFiles = []string{spec.modfile, strings.TrimSuffix(spec.modfile, ".mod") + ".sum"}
+	}
+	for _, f := range keyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil && !(spec.modfile != "" && os.IsNotExist(err)) {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
 		h.Write(b)
 	}
 	for _, d := range spec.srcDirs {
@@ -146,12 +161,50 @@ func buildCached(spec buildSpec, logf func(string, ...any)) (string, error) {
 		}
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
-	out := filepath.Join(cache, spec.name+"-"+key)
+	return cachedBinary(spec.name, key, logf, func(tmp string) error {
+		args := []string{"build", "-o", tmp}
+		if spec.modfile != "" {
+			args = append(args, "-mod=mod", "-modfile="+spec.modfile)
+		}
+		if len(spec.tags) > 0 {
+			args = append(args, "-tags", strings.Join(spec.tags, ","))
+		}
+		if spec.ldflags != "" {
+			args = append(args, "-ldflags", spec.ldflags)
+		}
+		args = append(args, spec.pkg)
+		return run(dir, "go", args...)
+	})
+}
+
+// run runs a build command in dir; the error carries its output.
+func run(dir, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+// cachedBinary returns <cache>/<name>-<key>, running build(tmp) first when
+// it is missing. Concurrent test processes are serialized with a lock file;
+// older builds of name are removed.
+func cachedBinary(name, key string, logf func(string, ...any), build func(tmp string) error) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	cache, err := BinCacheDir()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(cache, name+"-"+key)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
 
-	lock, err := os.OpenFile(filepath.Join(cache, spec.name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(cache, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -165,30 +218,21 @@ func buildCached(spec buildSpec, logf func(string, ...any)) (string, error) {
 	}
 
 	tmp := out + ".tmp"
-	args := []string{"build", "-o", tmp}
-	if len(spec.tags) > 0 {
-		args = append(args, "-tags", strings.Join(spec.tags, ","))
-	}
-	args = append(args, spec.pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	var outBuf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
 	start := time.Now()
 	if logf != nil {
-		logf("building %s (%s) into %s", spec.name, spec.pkg, out)
+		logf("building %s into %s", name, out)
 	}
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, outBuf.String())
+	if err := build(tmp); err != nil {
+		return "", err
 	}
 	if logf != nil {
-		logf("built %s in %s", spec.name, time.Since(start).Round(time.Second))
+		logf("built %s in %s", name, time.Since(start).Round(time.Second))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", err
 	}
 	// Keep the cache small: drop older builds of the same binary.
-	old, _ := filepath.Glob(filepath.Join(cache, spec.name+"-*"))
+	old, _ := filepath.Glob(filepath.Join(cache, name+"-*"))
 	for _, o := range old {
 		if o != out && !strings.HasSuffix(o, ".lock") {
 			os.Remove(o)
@@ -204,7 +248,7 @@ func KubeAPIServerBinary(logf func(string, ...any)) (string, error) {
 }
 
 // NodeBinary builds test/cmd/e2e-node: kubelet's credential-provider code and
-// CRI-O's pull path (containers/image), plus the image pusher.
+// its CRI PullImage calls, plus the image pusher (containers/image).
 func NodeBinary(logf func(string, ...any)) (string, error) {
 	return buildCached(buildSpec{
 		name:    "e2e-node",
@@ -212,4 +256,59 @@ func NodeBinary(logf func(string, ...any)) (string, error) {
 		tags:    []string{"containers_image_openpgp"},
 		srcDirs: []string{"cmd/e2e-node", "internal/nodeapi"},
 	}, logf)
+}
+
+// CRIOVersionEnv selects the CRI-O release the e2e tests run (a version the
+// Go module proxy serves; default DefaultCRIOVersion).
+const CRIOVersionEnv = "CCP_E2E_CRIO_VERSION"
+
+// DefaultCRIOVersion is the CRI-O release the e2e tests prove by default.
+const DefaultCRIOVersion = "v1.36.3"
+
+// CRIOVersion returns the CRI-O release to test.
+func CRIOVersion() string {
+	if v := os.Getenv(CRIOVersionEnv); v != "" {
+		return v
+	}
+	return DefaultCRIOVersion
+}
+
+// crioTags are the build tags that let cmd/crio build without the gpgme,
+// ostree and btrfs development packages.
+var crioTags = []string{"containers_image_openpgp", "containers_image_ostree_stub", "exclude_graphdriver_btrfs", "btrfs_noversion"}
+
+// CRIOBinaries builds (once per version and Go toolchain) CRI-O's crio and
+// its pinns helper from the github.com/cri-o/cri-o module at version, as the
+// Go module proxy serves it. `go install …@version` cannot be used: the
+// proxy refuses the module's version list, so the module is downloaded by
+// exact version and built in place.
+func CRIOBinaries(version string, logf func(string, ...any)) (crio, pinns string, err error) {
+	dl := exec.Command("go", "mod", "download", "-json", "github.com/cri-o/cri-o@"+version)
+	dl.Dir = os.TempDir() // outside any module
+	out, err := dl.Output()
+	var mod struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &mod); jerr != nil || mod.Error != "" || mod.Dir == "" {
+		return "", "", fmt.Errorf("download CRI-O %s from the module proxy: %v %s", version, err, mod.Error)
+	}
+	crio, err = buildCached(buildSpec{name: "crio-" + version, pkg: "./cmd/crio", tags: crioTags, dir: mod.Dir}, logf)
+	if err != nil {
+		return "", "", err
+	}
+	srcs, _ := filepath.Glob(filepath.Join(mod.Dir, "pinns", "src", "*.c"))
+	if len(srcs) == 0 {
+		return "", "", fmt.Errorf("CRI-O %s has no pinns/src/*.c", version)
+	}
+	h := sha256.New()
+	for _, f := range srcs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
+		h.Write(b)
+	}
+	pinns, err = cachedBinary("pinns-"+version, hex.EncodeToString(h.Sum(nil))[:16], logf, func(tmp string) error {
+		return run(mod.Dir, "gcc", append([]string{"-std=c99", "-O2", "-o", tmp}, srcs...)...)
+	})
+	return crio, pinns, err
 }

@@ -24,6 +24,8 @@ type Bed struct {
 	Dir     string
 	CP      *ControlPlane
 	NodeBin string
+	// Crio and Pinns are CRI-O's binaries at CRIOVersion.
+	Crio, Pinns, CRIOVersion string
 }
 
 // NewBed builds the helpers (cached) and starts the control plane in dir.
@@ -33,12 +35,17 @@ func NewBed(dir string, logf func(string, ...any)) (*Bed, error) {
 	if err != nil {
 		return nil, err
 	}
+	version := CRIOVersion()
+	crio, pinns, err := CRIOBinaries(version, logf)
+	if err != nil {
+		return nil, err
+	}
 	cp, err := StartControlPlane(filepath.Join(dir, "control-plane"), logf)
 	if err != nil {
 		return nil, err
 	}
-	logf("test bed ready in %s (kube-apiserver %s)", time.Since(start).Round(100*time.Millisecond), cp.URL())
-	return &Bed{Dir: dir, CP: cp, NodeBin: nodeBin}, nil
+	logf("test bed ready in %s (kube-apiserver %s, CRI-O %s)", time.Since(start).Round(100*time.Millisecond), cp.URL(), version)
+	return &Bed{Dir: dir, CP: cp, NodeBin: nodeBin, Crio: crio, Pinns: pinns, CRIOVersion: version}, nil
 }
 
 // Stop stops the control plane.
@@ -213,9 +220,11 @@ type DriverConfig struct {
 	Args []string
 }
 
-// Driver is a running e2e-node kubelet process.
+// Driver is a running e2e-node kubelet process and the CRI-O daemon it
+// pulls through.
 type Driver struct {
 	env        *Env
+	CRIO       *CRIO
 	Dir        string
 	ConfigPath string
 	StderrPath string
@@ -250,18 +259,8 @@ func (e *Env) ProviderArgs(cfg DriverConfig) []string {
 // a bin dir and starts the kubelet driver.
 func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 	e.T.Helper()
-	provider := RequireProvider(e.T)
 	if cfg.Node == nil {
 		cfg.Node = e.Node("node-a")
-	}
-	if cfg.MatchImages == nil {
-		cfg.MatchImages = []string{"docker.io", "*.docker.io", "quay.io"}
-	}
-	if cfg.Audience == "" {
-		cfg.Audience = DefaultAudience
-	}
-	if cfg.DefaultCacheDuration == "" {
-		cfg.DefaultCacheDuration = "10m"
 	}
 	kubeconfig := cfg.KubeletKubeconfig
 	if kubeconfig == "" {
@@ -271,38 +270,12 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 	e.drivers++
 	dir := filepath.Join(e.Dir, fmt.Sprintf("kubelet-%d", e.drivers))
 	e.mu.Unlock()
-	binDir := filepath.Join(dir, "bin")
 	e.Must(os.MkdirAll(filepath.Join(dir, "work"), 0o755))
-	e.Must(os.MkdirAll(binDir, 0o755))
-	providerStderr := filepath.Join(dir, "provider.stderr")
-	if cfg.TeeStderr {
-		script := fmt.Sprintf("#!/bin/sh\nerr=$(mktemp)\n%q \"$@\" 2>\"$err\"\nrc=$?\ncat \"$err\" >&2\ncat \"$err\" >>%q\nrm -f \"$err\"\nexit $rc\n", provider, providerStderr)
-		e.Must(os.WriteFile(filepath.Join(binDir, "crio-credential-provider"), []byte(script), 0o755))
-	} else {
-		e.Must(os.Symlink(provider, filepath.Join(binDir, "crio-credential-provider")))
-	}
+	configPath, binDir := e.writeProviderConfig(dir, &cfg)
+	d := &Driver{env: e, Dir: dir, ConfigPath: configPath,
+		StderrPath: filepath.Join(dir, "kubelet.stderr"), ProviderStderrPath: filepath.Join(dir, "provider.stderr")}
 
-	var y strings.Builder
-	y.WriteString("apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n")
-	if cfg.ProviderAPIVersion == "" {
-		cfg.ProviderAPIVersion = "credentialprovider.kubelet.k8s.io/v1"
-	}
-	fmt.Fprintf(&y, "- name: crio-credential-provider\n  apiVersion: %s\n", cfg.ProviderAPIVersion)
-	y.WriteString("  matchImages:\n")
-	for _, m := range cfg.MatchImages {
-		fmt.Fprintf(&y, "  - %q\n", m)
-	}
-	fmt.Fprintf(&y, "  defaultCacheDuration: %q\n", cfg.DefaultCacheDuration)
-	y.WriteString("  args:\n")
-	for _, a := range e.ProviderArgs(cfg) {
-		fmt.Fprintf(&y, "  - %q\n", a)
-	}
-	if !cfg.NoTokenAttributes {
-		fmt.Fprintf(&y, "  tokenAttributes:\n    serviceAccountTokenAudience: %q\n    requireServiceAccount: true\n    cacheType: ServiceAccount\n", cfg.Audience)
-	}
-	d := &Driver{env: e, Dir: dir, ConfigPath: filepath.Join(dir, "credential-provider.yaml"),
-		StderrPath: filepath.Join(dir, "kubelet.stderr"), ProviderStderrPath: providerStderr}
-	e.WriteFile(d.ConfigPath, y.String())
+	d.CRIO = e.StartCRIO(filepath.Join(dir, "crio"), CRIOConfig{})
 
 	stderr, err := os.Create(d.StderrPath)
 	e.Must(err)
@@ -312,10 +285,8 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 		"--kubeconfig="+kubeconfig,
 		"--auth-dir="+e.AuthDir,
 		"--global-auth-file="+e.GlobalAuthFile,
-		"--registries-conf="+e.RegistriesConf,
-		"--registries-conf-dir="+e.RegistriesConfD,
-		"--certs-dir="+e.CertsDir,
-		"--work-dir="+filepath.Join(dir, "work"),
+		"--cri-socket="+d.CRIO.Socket,
+		"--crio-log="+d.CRIO.LogPath,
 	)
 	if cfg.VerificationPolicy != "" {
 		cmd.Args = append(cmd.Args, "--image-pull-credentials-verification-policy="+cfg.VerificationPolicy)
@@ -345,6 +316,69 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 		stderr.Close()
 	})
 	return d
+}
+
+// writeProviderConfig links the provider into dir/bin (through a stderr tee
+// with cfg.TeeStderr) and writes dir/credential-provider.yaml; it fills in
+// cfg's defaults.
+func (e *Env) writeProviderConfig(dir string, cfg *DriverConfig) (configPath, binDir string) {
+	e.T.Helper()
+	provider := RequireProvider(e.T)
+	if cfg.MatchImages == nil {
+		cfg.MatchImages = []string{"docker.io", "*.docker.io", "quay.io"}
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = DefaultAudience
+	}
+	if cfg.DefaultCacheDuration == "" {
+		cfg.DefaultCacheDuration = "10m"
+	}
+	binDir = filepath.Join(dir, "bin")
+	e.Must(os.MkdirAll(binDir, 0o755))
+	providerStderr := filepath.Join(dir, "provider.stderr")
+	if cfg.TeeStderr {
+		script := fmt.Sprintf("#!/bin/sh\nerr=$(mktemp)\n%q \"$@\" 2>\"$err\"\nrc=$?\ncat \"$err\" >&2\ncat \"$err\" >>%q\nrm -f \"$err\"\nexit $rc\n", provider, providerStderr)
+		e.Must(os.WriteFile(filepath.Join(binDir, "crio-credential-provider"), []byte(script), 0o755))
+	} else {
+		e.Must(os.Symlink(provider, filepath.Join(binDir, "crio-credential-provider")))
+	}
+
+	var y strings.Builder
+	y.WriteString("apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n")
+	if cfg.ProviderAPIVersion == "" {
+		cfg.ProviderAPIVersion = "credentialprovider.kubelet.k8s.io/v1"
+	}
+	fmt.Fprintf(&y, "- name: crio-credential-provider\n  apiVersion: %s\n", cfg.ProviderAPIVersion)
+	y.WriteString("  matchImages:\n")
+	for _, m := range cfg.MatchImages {
+		fmt.Fprintf(&y, "  - %q\n", m)
+	}
+	fmt.Fprintf(&y, "  defaultCacheDuration: %q\n", cfg.DefaultCacheDuration)
+	y.WriteString("  args:\n")
+	for _, a := range e.ProviderArgs(*cfg) {
+		fmt.Fprintf(&y, "  - %q\n", a)
+	}
+	if !cfg.NoTokenAttributes {
+		fmt.Fprintf(&y, "  tokenAttributes:\n    serviceAccountTokenAudience: %q\n    requireServiceAccount: true\n    cacheType: ServiceAccount\n", cfg.Audience)
+	}
+	configPath = filepath.Join(dir, "credential-provider.yaml")
+	e.WriteFile(configPath, y.String())
+	return configPath, binDir
+}
+
+// StartCRIO starts a CRI-O daemon in dir for this node (auth dir, global
+// auth file, registries.conf and certs.d of the env; cfg may add the pause
+// image); it is stopped at cleanup.
+func (e *Env) StartCRIO(dir string, cfg CRIOConfig) *CRIO {
+	e.T.Helper()
+	cfg.Crio, cfg.Pinns, cfg.Dir = e.Bed.Crio, e.Bed.Pinns, dir
+	cfg.AuthDir, cfg.GlobalAuthFile = e.AuthDir, e.GlobalAuthFile
+	cfg.RegistriesConf, cfg.RegistriesConfD, cfg.CertsDir = e.RegistriesConf, e.RegistriesConfD, e.CertsDir
+	e.Must(os.MkdirAll(dir, 0o755))
+	c, err := StartCRIO(cfg, e.Bed.CRIOVersion)
+	e.Must(err)
+	e.T.Cleanup(c.Stop)
+	return c
 }
 
 // Pull runs the pulls concurrently in the driver and returns their results.

@@ -122,3 +122,91 @@ func TestKubeletMainScenarios(t *testing.T) {
 		assertNoLeftovers(t, e)
 	})
 }
+
+// Issue 15, point 4, with the real kubelet and CRI-O, under kubelet's
+// default imagePullCredentialsVerificationPolicy and AlwaysVerify: team-a's
+// pull through the mirror is recorded for team-a's service account, so a
+// team-b pod without credentials and a team-a pod of the same service
+// account without the pull secret must pull themselves and are refused (the
+// mirror's 401; the source does not have the image); a public image pulled
+// anonymously stays shared and is reused without a pull. The test logs the
+// pull records kubelet writes under <root>/image_manager/pulled/.
+func TestKubeletPullRecords(t *testing.T) {
+	for _, policy := range []string{"", "AlwaysVerify"} {
+		name := policy
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) { testKubeletPullRecords(t, policy) })
+	}
+}
+
+func testKubeletPullRecords(t *testing.T, policy string) {
+	e := newEnv(t)
+	alpha := testbed.Cred{Username: "rec-alpha", Password: "alpha-pass"}
+	src := sourceRegistry(e, "public/app:1")
+	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha}, "team/app:1")
+	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team")+regConf(`
+[[registry]]
+prefix = "docker.io/public"
+location = "%s/public"
+insecure = true
+`, src.Host))
+	a, b := e.Namespace("krec-a"), e.Namespace("krec-b")
+	e.Must(e.CP.PutPullSecret(a, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
+	for _, ns := range []string{a, b} {
+		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	}
+	k := realKubelet(e, mirror, policy)
+	const private, public = "docker.io/team/app:1", "docker.io/public/app:1"
+	run := func(ns, pod, image string, secrets ...string) testbed.PullOutcome {
+		t.Helper()
+		k.RunPod(testbed.KubeletPod{Namespace: ns, Name: pod, Image: image, PullSecrets: secrets, PullPolicy: "IfNotPresent"})
+		out := k.WaitPull(ns, pod)
+		k.DeletePod(ns, pod)
+		t.Logf("%s/%s %s: pulled=%v %q", ns, pod, image, out.Pulled, out.Message)
+		return out
+	}
+	t.Logf("pull records before: %v", k.PullRecords())
+
+	if out := run(a, "app", private, "mirror-creds"); !out.Pulled || strings.Contains(out.Message, "already present") {
+		t.Fatalf("team-a's pull through the mirror: %q %v", out.Message, out.Events)
+	}
+	recs := k.PullRecords()
+	t.Logf("pull records after team-a's mirror pull: %v", recs)
+	found := false
+	for _, r := range recs {
+		if strings.Contains(r, `"docker.io/team/app"`) {
+			found = true
+			if strings.Contains(r, "nodePodsAccessible") || !strings.Contains(r, `"namespace":"`+a+`"`) {
+				t.Errorf("team-a's mirror pull recorded as %s, want only team-a's service account", r)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("kubelet wrote no pull record for docker.io/team/app")
+	}
+
+	for _, intruder := range []struct{ ns, pod string }{{b, "app"}, {a, "nosecret"}} {
+		_, refusedBefore := mirrorUsers(mirror, "team/app")
+		out := run(intruder.ns, intruder.pod, private)
+		if out.Pulled {
+			t.Errorf("%s/%s without credentials got team-a's image: %q", intruder.ns, intruder.pod, out.Message)
+		}
+		if _, refused := mirrorUsers(mirror, "team/app"); refused <= refusedBefore {
+			t.Errorf("%s/%s: the mirror refused nothing", intruder.ns, intruder.pod)
+		}
+	}
+
+	if out := run(a, "public", public); !out.Pulled || strings.Contains(out.Message, "already present") {
+		t.Fatalf("team-a's anonymous pull of the public image: %q", out.Message)
+	}
+	before := clientManifestGets(src, "public/app")
+	if out := run(b, "public", public); !out.Pulled || !strings.Contains(out.Message, "already present") {
+		t.Errorf("team-b did not reuse the public image pulled anonymously: %q", out.Message)
+	}
+	if after := clientManifestGets(src, "public/app"); after != before {
+		t.Errorf("team-b's pod pulled the public image again (%d -> %d manifest GETs)", before, after)
+	}
+	t.Logf("pull records at the end: %v", k.PullRecords())
+}

@@ -14,7 +14,8 @@
 // Issue 13: TestConcurrentSameImage, TestPullFailsAtMirror,
 // TestSourceCredentialFirst (what only CRI-O shows) and
 // TestKubeletMainScenarios (the real kubelet: mirror hit, two tenants, no
-// secret -> 401, rotation, revocation).
+// secret -> 401, rotation, revocation). Issue 15 with the real kubelet:
+// TestKubeletPullRecords.
 //
 // Needs root, Go, gcc, /usr/bin/docker-registry, Debian's conmon and runc
 // (.ci/run installs them), and the provider ($CRIO_CREDENTIAL_PROVIDER_BIN,

@@ -80,10 +80,18 @@ func (e *Env) StartKubelet(cfg KubeletConfig) *Kubelet {
 	}
 	node := e.Node(cfg.NodeName)
 	dir := filepath.Join(e.Dir, "kubelet-"+cfg.NodeName)
-	k := &Kubelet{env: e, Node: node, RootDir: filepath.Join(dir, "root"), LogPath: filepath.Join(dir, "kubelet.log"), done: make(chan struct{})}
-	e.Must(os.MkdirAll(k.RootDir, 0o755))
+	e.Must(os.MkdirAll(dir, 0o755))
+	// kubelet's root dir holds unix sockets (pod-resources, plugins): keep
+	// it short, test temp dirs carry the test's name.
+	rootDir, err := os.MkdirTemp("", "kubelet-")
+	e.Must(err)
+	k := &Kubelet{env: e, Node: node, RootDir: rootDir, LogPath: filepath.Join(dir, "kubelet.log"), done: make(chan struct{})}
 	// Unmount last: registered first, so it runs after the processes stop.
-	e.T.Cleanup(func() { unmountUnder(dir) })
+	e.T.Cleanup(func() {
+		unmountUnder(dir)
+		unmountUnder(rootDir)
+		os.RemoveAll(rootDir)
+	})
 
 	k.CRIO = e.StartCRIO(filepath.Join(dir, "crio"), CRIOConfig{PauseImage: cfg.PauseImage, PauseImageAuthFile: cfg.PauseImageAuthFile})
 	cfg.Driver.Node = node

@@ -41,6 +41,10 @@ func KubeletBinary(logf func(string, ...any)) (string, error) {
 	}, logf)
 }
 
+// hostKubeletDir is where kubelet puts its device-plugin socket whatever
+// --root-dir says.
+const hostKubeletDir = "/var/lib/kubelet"
+
 // KubeletConfig configures one real kubelet of a test.
 type KubeletConfig struct {
 	// NodeName; default a fresh "kubelet-<random>" (pods of earlier tests
@@ -86,11 +90,19 @@ func (e *Env) StartKubelet(cfg KubeletConfig) *Kubelet {
 	rootDir, err := os.MkdirTemp("", "kubelet-")
 	e.Must(err)
 	k := &Kubelet{env: e, Node: node, RootDir: rootDir, LogPath: filepath.Join(dir, "kubelet.log"), done: make(chan struct{})}
+	// kubelet's device-plugin socket has a fixed path outside its root dir
+	// (/var/lib/kubelet/device-plugins): remove that tree afterwards unless
+	// it was there before (a real node's).
+	_, statErr := os.Stat(hostKubeletDir)
+	ownHostDir := os.IsNotExist(statErr)
 	// Unmount last: registered first, so it runs after the processes stop.
 	e.T.Cleanup(func() {
 		unmountUnder(dir)
 		unmountUnder(rootDir)
 		os.RemoveAll(rootDir)
+		if ownHostDir {
+			os.RemoveAll(hostKubeletDir)
+		}
 	})
 
 	k.CRIO = e.StartCRIO(filepath.Join(dir, "crio"), CRIOConfig{PauseImage: cfg.PauseImage, PauseImageAuthFile: cfg.PauseImageAuthFile})

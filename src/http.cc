@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -17,6 +18,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "dns.h"
 #include "file.h"
@@ -384,8 +386,7 @@ struct HttpClient::Impl {
     return Ok{};
   }
 
-  HttpResult<HttpResponse> Get(std::string_view path,
-                               Clock::time_point deadline) {
+  static std::optional<HttpError> CheckPath(std::string_view path) {
     if (path.empty() || path.front() != '/') {
       return Fail(Kind::kConfig, "request path must start with '/'");
     }
@@ -395,6 +396,77 @@ struct HttpClient::Impl {
                     "request path has a space or control character");
       }
     }
+    return std::nullopt;
+  }
+
+  std::vector<HttpResult<HttpResponse>> GetPipelined(
+      const std::vector<std::string>& paths, Clock::time_point deadline) {
+    std::vector<HttpResult<HttpResponse>> out;
+    out.reserve(paths.size());
+    auto one_at_a_time = [&] {
+      while (out.size() < paths.size()) {
+        out.push_back(Get(paths[out.size()], deadline));
+      }
+      return std::move(out);
+    };
+    if (paths.size() < 2) return one_at_a_time();
+    for (const std::string& path : paths) {
+      if (CheckPath(path)) return one_at_a_time();  // each gets its error
+    }
+    bool reused = stream.has_value();
+    if (reused && !IdleConnectionUsable()) {
+      Close();
+      reused = false;
+    }
+    if (!stream) {
+      if (auto opened = Open(deadline); !opened) {
+        while (out.size() < paths.size()) out.push_back(opened.error());
+        return out;
+      }
+    }
+    // All requests in one write, so they leave in one flight.
+    std::string wire;
+    for (const std::string& path : paths) {
+      std::ostringstream request;
+      request << BuildRequest(path);
+      wire += request.str();
+    }
+    requests += static_cast<int>(paths.size());
+    Tcp().expires_at(deadline);
+    ERR_clear_error();
+    ErrorCode ec = Run([&](auto handler) {
+      net::async_write(*stream, net::buffer(wire), handler);
+    });
+    if (ec) {
+      Close();
+      return one_at_a_time();
+    }
+    while (out.size() < paths.size()) {
+      bool nothing_read = true;
+      bool keep_alive = false;
+      auto resp = ReadResponse(deadline, &nothing_read, &keep_alive);
+      if (!resp) {
+        // Closed, reset or garbled: what the server did not answer goes
+        // out again one at a time, on a fresh connection.
+        Close();
+        if (resp.error().kind == Kind::kTimeout) {
+          while (out.size() < paths.size()) out.push_back(resp.error());
+          return out;
+        }
+        return one_at_a_time();
+      }
+      out.push_back(std::move(resp));
+      if (!keep_alive) {
+        Close();
+        return one_at_a_time();
+      }
+    }
+    return out;
+  }
+
+  HttpResult<HttpResponse> Get(std::string_view path,
+                               Clock::time_point deadline) {
+    if (auto bad = CheckPath(path)) return *bad;
     const auto request = BuildRequest(path);
     for (int attempt = 0;; ++attempt) {
       bool reused = stream.has_value();
@@ -460,6 +532,12 @@ HttpResult<std::unique_ptr<HttpClient>> HttpClient::create(
 HttpResult<HttpResponse> HttpClient::get(std::string_view path_and_query,
                                          Clock::time_point deadline) {
   return impl_->Get(path_and_query, deadline);
+}
+
+std::vector<HttpResult<HttpResponse>> HttpClient::get_pipelined(
+    const std::vector<std::string>& paths_and_queries,
+    Clock::time_point deadline) {
+  return impl_->GetPipelined(paths_and_queries, deadline);
 }
 
 int HttpClient::connections_opened() const { return impl_->connections; }

@@ -54,6 +54,17 @@ class HttpClient {
   HttpResult<HttpResponse> get(std::string_view path_and_query,
                                Clock::time_point deadline);
 
+  // GETs every path over the one connection with HTTP/1.1 pipelining: all
+  // requests are written before any response is read, and the server
+  // answers them in order (RFC 9112 section 9.3.2; Go's net/http, and so
+  // kube-apiserver, does), so reads that do not depend on each other cost
+  // one round trip together. When the server closes the connection or
+  // fails a response before answering them all, the rest are sent one at a
+  // time as get() sends them. One result per path, in order.
+  std::vector<HttpResult<HttpResponse>> get_pipelined(
+      const std::vector<std::string>& paths_and_queries,
+      Clock::time_point deadline);
+
   // TCP connections opened so far.
   int connections_opened() const;
   // Requests sent so far (a transparent resend counts twice).

@@ -166,6 +166,66 @@ TEST(HttpClient, KeepAliveReusesOneConnection) {
   EXPECT_EQ(server.paths(), (std::vector<std::string>{"/n0", "/n1", "/n2"}));
 }
 
+// Answers each request with its path as the body.
+Reply EchoPath(const std::string& head, int, int) {
+  return Respond(200, "OK", head.substr(4, head.find(' ', 4) - 4));
+}
+
+// Pipelines /a, /b, /c and checks each answer is its own, in order.
+void ExpectPipelinedInOrder(HttpClient& client) {
+  auto results = client.get_pipelined({"/a", "/b", "/c"}, In(5000));
+  ASSERT_EQ(results.size(), 3u);
+  const char* want[] = {"/a", "/b", "/c"};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].error().message;
+    EXPECT_EQ(results[i]->body, want[i]);
+  }
+}
+
+TEST(HttpClient, PipelinedRequestsShareOneConnectionAndKeepOrder) {
+  TestServer server(ServeWith(TestPki().server), EchoPath);
+  ASSERT_TRUE(server.ok());
+  auto client = MustCreate(Trusting(server.url()));
+  ASSERT_NE(client, nullptr);
+  ExpectPipelinedInOrder(*client);
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(client->requests_sent(), 3);
+  // The connection stays usable for the next request.
+  auto next = client->get("/d", In(5000));
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->body, "/d");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClient, PipelinedFallsBackWhenTheServerCloses) {
+  struct Case {
+    std::string name;
+    Reply first;  // the answer to the first request of connection 0
+  };
+  Reply close_after = Respond(200, "OK", "/a");
+  close_after.close_after = true;
+  Reply announced = Respond(200, "OK", "/a", "Connection: close\r\n");
+  announced.close_after = true;
+  const Case cases[] = {
+      {"closed after one answer", close_after},
+      {"Connection: close", announced},
+      {"dropped without an answer", Reply{"", false, false, true}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestServer server(ServeWith(TestPki().server),
+                      [&](const std::string& head, int conn, int req) {
+                        if (conn == 0 && req == 0) return c.first;
+                        return EchoPath(head, conn, req);
+                      });
+    ASSERT_TRUE(server.ok());
+    auto client = MustCreate(Trusting(server.url()));
+    ASSERT_NE(client, nullptr);
+    ExpectPipelinedInOrder(*client);
+    EXPECT_GE(server.connections(), 2);
+  }
+}
+
 TEST(HttpClient, ReconnectsTable) {
   struct Case {
     std::string name;

@@ -226,19 +226,23 @@ struct ApiSession::Impl {
   }
 
   // GET with retries. Success is a 2xx response; anything else an error
-  // (kHttp for a non-2xx answer, with Status.code/reason/message).
-  ApiResult<HttpResponse> Get(const std::string& path, const Target& t) {
+  // (kHttp for a non-2xx answer, with Status.code/reason/message). `first`,
+  // when given, is the answer to the first attempt, already received.
+  ApiResult<HttpResponse> Get(
+      const std::string& path, const Target& t,
+      std::optional<HttpResult<HttpResponse>> first = std::nullopt) {
     if (setup_error) {
       return MakeError(FromHttpKind(setup_error->kind), t,
                        setup_error->message);
     }
     std::optional<ApiError> last;
     for (int attempt = 1;; ++attempt) {
-      if (Clock::now() >= deadline) {
+      if (!(attempt == 1 && first) && Clock::now() >= deadline) {
         return Timeout(
             t, last ? "still failing after the wait: " + last->message : "");
       }
-      auto r = client->get(path, deadline);
+      auto r = attempt == 1 && first ? std::move(*first)
+                                     : client->get(path, deadline);
       std::chrono::milliseconds wait = kBackoff[std::min(attempt, 2) - 1];
       if (!r) {
         const HttpError& e = r.error();
@@ -273,6 +277,25 @@ struct ApiSession::Impl {
     return *last;
   }
 
+  // GETs that do not depend on each other, pipelined on the one connection
+  // (one round trip); each answer Get would retry is retried as Get does.
+  std::vector<ApiResult<HttpResponse>> GetAll(
+      const std::vector<std::string>& paths,
+      const std::vector<Target>& targets) {
+    std::vector<ApiResult<HttpResponse>> out;
+    if (setup_error || paths.size() < 2) {
+      for (std::size_t i = 0; i < paths.size(); ++i) {
+        out.push_back(Get(paths[i], targets[i]));
+      }
+      return out;
+    }
+    auto first = client->get_pipelined(paths, deadline);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      out.push_back(Get(paths[i], targets[i], std::move(first[i])));
+    }
+    return out;
+  }
+
   std::string NamespacePath(const std::string& ns) const {
     return "/api/v1/namespaces/" + PercentEncode(ns);
   }
@@ -286,14 +309,9 @@ int ApiSession::requests() const {
   return impl_->client ? impl_->client->requests_sent() : 0;
 }
 
-ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
-                                   const std::string& name) {
-  Target t{"get", "pods", ns, name};
-  if (ns.empty() || name.empty()) {
-    return MakeError(Kind::kConfig, t, "empty namespace or pod name");
-  }
-  auto resp =
-      impl_->Get(impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t);
+namespace {
+
+ApiResult<Pod> ParsePod(const ApiResult<HttpResponse>& resp, const Target& t) {
   if (!resp) return resp.error();
   auto j = ParseBody(*resp, t);
   if (!j) return j.error();
@@ -324,16 +342,8 @@ ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
   return pod;
 }
 
-ApiResult<std::vector<std::string>>
-ApiSession::get_service_account_pull_secrets(const std::string& ns,
-                                             const std::string& name) {
-  Target t{"get", "serviceaccounts", ns, name};
-  if (ns.empty() || name.empty()) {
-    return MakeError(Kind::kConfig, t,
-                     "empty namespace or service account name");
-  }
-  auto resp = impl_->Get(
-      impl_->NamespacePath(ns) + "/serviceaccounts/" + PercentEncode(name), t);
+ApiResult<std::vector<std::string>> ParseServiceAccount(
+    const ApiResult<HttpResponse>& resp, const Target& t) {
   if (!resp) return resp.error();
   auto j = ParseBody(*resp, t);
   if (!j) return j.error();
@@ -345,14 +355,8 @@ ApiSession::get_service_account_pull_secrets(const std::string& ns,
   return names;
 }
 
-ApiResult<std::optional<PullSecret>> ApiSession::get_secret(
-    const std::string& ns, const std::string& name) {
-  Target t{"get", "secrets", ns, name};
-  if (ns.empty() || name.empty()) {
-    return MakeError(Kind::kConfig, t, "empty namespace or secret name");
-  }
-  auto resp = impl_->Get(
-      impl_->NamespacePath(ns) + "/secrets/" + PercentEncode(name), t);
+ApiResult<std::optional<PullSecret>> ParseSecret(
+    const ApiResult<HttpResponse>& resp, const Target& t) {
   if (!resp) {
     if (resp.error().kind == Kind::kHttp && resp.error().status == 404) {
       return std::optional<PullSecret>();
@@ -363,35 +367,119 @@ ApiResult<std::optional<PullSecret>> ApiSession::get_secret(
   if (!j) return j.error();
   auto secret = ToPullSecret(*j, t);
   if (!secret) return secret.error();
-  if (secret->name.empty()) secret->name = name;
+  if (secret->name.empty()) secret->name = t.name;
   return std::optional<PullSecret>(std::move(*secret));
+}
+
+// Appends the pull secrets of one LIST answer to `out`.
+ApiResult<Ok> ParseSecretList(const ApiResult<HttpResponse>& resp,
+                              const Target& t, std::vector<PullSecret>* out) {
+  if (!resp) return resp.error();
+  auto j = ParseBody(*resp, t);
+  if (!j) return j.error();
+  const Json* items = Member(*j, "items");
+  if (items == nullptr) return Ok{};
+  if (!items->is_array()) {
+    return MakeError(Kind::kDecode, t, "secret list items is not a list");
+  }
+  for (const Json& item : *items) {
+    if (!item.is_object()) {
+      return MakeError(Kind::kDecode, t, "secret list item is not an object");
+    }
+    auto secret = ToPullSecret(item, t);
+    if (!secret) return secret.error();
+    out->push_back(std::move(*secret));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
+                                   const std::string& name) {
+  Target t{"get", "pods", ns, name};
+  if (ns.empty() || name.empty()) {
+    return MakeError(Kind::kConfig, t, "empty namespace or pod name");
+  }
+  return ParsePod(
+      impl_->Get(impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t),
+      t);
+}
+
+ApiResult<std::vector<std::string>>
+ApiSession::get_service_account_pull_secrets(const std::string& ns,
+                                             const std::string& name) {
+  Target t{"get", "serviceaccounts", ns, name};
+  if (ns.empty() || name.empty()) {
+    return MakeError(Kind::kConfig, t,
+                     "empty namespace or service account name");
+  }
+  return ParseServiceAccount(
+      impl_->Get(
+          impl_->NamespacePath(ns) + "/serviceaccounts/" + PercentEncode(name),
+          t),
+      t);
+}
+
+PodAndServiceAccount ApiSession::get_pod_and_service_account(
+    const std::string& ns, const std::string& pod,
+    const std::string& service_account) {
+  Target pt{"get", "pods", ns, pod};
+  Target st{"get", "serviceaccounts", ns, service_account};
+  if (ns.empty() || pod.empty() || service_account.empty()) {
+    return {get_pod(ns, pod),
+            get_service_account_pull_secrets(ns, service_account)};
+  }
+  auto answers =
+      impl_->GetAll({impl_->NamespacePath(ns) + "/pods/" + PercentEncode(pod),
+                     impl_->NamespacePath(ns) + "/serviceaccounts/" +
+                         PercentEncode(service_account)},
+                    {pt, st});
+  return {ParsePod(answers[0], pt), ParseServiceAccount(answers[1], st)};
+}
+
+ApiResult<std::optional<PullSecret>> ApiSession::get_secret(
+    const std::string& ns, const std::string& name) {
+  return std::move(get_secrets(ns, {name})[0]);
+}
+
+std::vector<ApiResult<std::optional<PullSecret>>> ApiSession::get_secrets(
+    const std::string& ns, const std::vector<std::string>& names) {
+  std::vector<ApiResult<std::optional<PullSecret>>> out;
+  std::vector<std::string> paths;
+  std::vector<Target> targets;
+  for (const std::string& name : names) {
+    Target t{"get", "secrets", ns, name};
+    if (ns.empty() || name.empty()) {
+      return std::vector<ApiResult<std::optional<PullSecret>>>(
+          names.size(),
+          MakeError(Kind::kConfig, t, "empty namespace or secret name"));
+    }
+    paths.push_back(impl_->NamespacePath(ns) + "/secrets/" +
+                    PercentEncode(name));
+    targets.push_back(std::move(t));
+  }
+  auto answers = impl_->GetAll(paths, targets);
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    out.push_back(ParseSecret(answers[i], targets[i]));
+  }
+  return out;
 }
 
 ApiResult<std::vector<PullSecret>> ApiSession::list_pull_secrets(
     const std::string& ns) {
   Target t{"list", "secrets", ns, ""};
   if (ns.empty()) return MakeError(Kind::kConfig, t, "empty namespace");
-  std::vector<PullSecret> out;
+  std::vector<std::string> paths;
   for (const char* type : {kDockerConfigJson, kDockerCfg}) {
-    auto resp =
-        impl_->Get(impl_->NamespacePath(ns) + "/secrets?fieldSelector=" +
-                       PercentEncode(std::string("type=") + type),
-                   t);
-    if (!resp) return resp.error();
-    auto j = ParseBody(*resp, t);
-    if (!j) return j.error();
-    const Json* items = Member(*j, "items");
-    if (items == nullptr) continue;
-    if (!items->is_array()) {
-      return MakeError(Kind::kDecode, t, "secret list items is not a list");
-    }
-    for (const Json& item : *items) {
-      if (!item.is_object()) {
-        return MakeError(Kind::kDecode, t, "secret list item is not an object");
-      }
-      auto secret = ToPullSecret(item, t);
-      if (!secret) return secret.error();
-      out.push_back(std::move(*secret));
+    paths.push_back(impl_->NamespacePath(ns) + "/secrets?fieldSelector=" +
+                    PercentEncode(std::string("type=") + type));
+  }
+  auto answers = impl_->GetAll(paths, {t, t});
+  std::vector<PullSecret> out;
+  for (const auto& answer : answers) {
+    if (auto parsed = ParseSecretList(answer, t, &out); !parsed) {
+      return parsed.error();
     }
   }
   return out;

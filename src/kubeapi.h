@@ -61,7 +61,15 @@ struct PullSecret {
   std::string config;
 };
 
-// Holds one connection; reuses it across calls (keep-alive). Not thread-safe.
+struct PodAndServiceAccount {
+  ApiResult<Pod> pod;
+  // The service account's imagePullSecrets[].name.
+  ApiResult<std::vector<std::string>> service_account_pull_secrets;
+};
+
+// Holds one connection; reuses it across calls (keep-alive). Reads that do
+// not depend on each other go out together, pipelined on that connection.
+// Not thread-safe.
 class ApiSession {
  public:
   explicit ApiSession(ApiConfig config);
@@ -74,13 +82,22 @@ class ApiSession {
   // GET .../serviceaccounts/{name}: its imagePullSecrets[].name
   ApiResult<std::vector<std::string>> get_service_account_pull_secrets(
       const std::string& ns, const std::string& name);
+  // Both GETs above in one round trip: the service account's name is in
+  // kubelet's token, so it need not wait for the pod.
+  PodAndServiceAccount get_pod_and_service_account(
+      const std::string& ns, const std::string& pod,
+      const std::string& service_account);
   // GET .../secrets/{name}; 404 gives std::nullopt.
   ApiResult<std::optional<PullSecret>> get_secret(const std::string& ns,
                                                   const std::string& name);
-  // GET .../secrets?fieldSelector=type=<type> for both pull-secret types.
+  // get_secret for each name, in one round trip; one result per name.
+  std::vector<ApiResult<std::optional<PullSecret>>> get_secrets(
+      const std::string& ns, const std::vector<std::string>& names);
+  // GET .../secrets?fieldSelector=type=<type> for both pull-secret types,
+  // in one round trip.
   ApiResult<std::vector<PullSecret>> list_pull_secrets(const std::string& ns);
 
-  // Round trips made so far (for logs and the benchmark).
+  // Requests sent so far (for logs and the benchmark).
   int requests() const;
 
  private:

@@ -54,6 +54,57 @@ TEST(ApiSession, GetPodAndServiceAccount) {
             std::string::npos);
 }
 
+TEST(ApiSession, IndependentReadsGoOutTogetherAndAreRetriedAlone) {
+  std::atomic<int> sa_asked{0};
+  TestServer server(
+      ServeWith(TestPki().server), [&](const std::string& head, int, int) {
+        if (head.find("/pods/") != std::string::npos) {
+          return Respond(200, "OK",
+                         R"({"metadata":{"uid":"u-1"},
+                         "spec":{"serviceAccountName":"sa"}})");
+        }
+        if (head.find("/serviceaccounts/") != std::string::npos) {
+          // The first answer is a 503: only this read is asked again.
+          if (sa_asked++ == 0) {
+            return Respond(503, "Service Unavailable",
+                           StatusBody(503, "ServiceUnavailable", "busy"));
+          }
+          return Respond(200, "OK", R"({"imagePullSecrets":[{"name":"c"}]})");
+        }
+        if (head.find("/secrets/gone") != std::string::npos) {
+          return Respond(404, "Not Found", StatusBody(404, "NotFound", "gone"));
+        }
+        return Respond(200, "OK",
+                       R"({"metadata":{"name":"s"},
+                       "type":"kubernetes.io/dockerconfigjson",
+                       "data":{".dockerconfigjson":"e30="}})");
+      });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server));
+  auto both = api.get_pod_and_service_account("team-a", "web-0", "sa");
+  ASSERT_TRUE(both.pod.ok()) << both.pod.error().message;
+  EXPECT_EQ(both.pod->uid, "u-1");
+  ASSERT_TRUE(both.service_account_pull_secrets.ok())
+      << both.service_account_pull_secrets.error().message;
+  EXPECT_EQ(*both.service_account_pull_secrets, std::vector<std::string>{"c"});
+  auto secrets = api.get_secrets("team-a", {"s", "gone", "s2"});
+  ASSERT_EQ(secrets.size(), 3u);
+  ASSERT_TRUE(secrets[0].ok() && secrets[0]->has_value());
+  EXPECT_EQ((*secrets[0])->config, "{}");
+  ASSERT_TRUE(secrets[1].ok());
+  EXPECT_FALSE(secrets[1]->has_value());
+  ASSERT_TRUE(secrets[2].ok() && secrets[2]->has_value());
+  EXPECT_EQ(server.paths(), (std::vector<std::string>{
+                                "/api/v1/namespaces/team-a/pods/web-0",
+                                "/api/v1/namespaces/team-a/serviceaccounts/sa",
+                                "/api/v1/namespaces/team-a/serviceaccounts/sa",
+                                "/api/v1/namespaces/team-a/secrets/s",
+                                "/api/v1/namespaces/team-a/secrets/gone",
+                                "/api/v1/namespaces/team-a/secrets/s2"}));
+  EXPECT_EQ(api.requests(), 6);
+  EXPECT_EQ(server.connections(), 1);
+}
+
 TEST(ApiSession, SecretsTable) {
   const std::string cfgjson =
       R"({"auths":{"mirror.example.com":{"auth":"dXNlcjpwYXNz"}}})";

@@ -49,7 +49,11 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
     return std::move(*list);
   }
 
-  auto p = api.get_pod(pod.ns, pod.pod_name);
+  // The token names the pod's service account: ask for both at once.
+  std::string token_sa =
+      pod.service_account.empty() ? "default" : pod.service_account;
+  auto both = api.get_pod_and_service_account(pod.ns, pod.pod_name, token_sa);
+  auto& p = both.pod;
   if (!p) return fail(p.error());
   if (!pod.pod_uid.empty() && p->uid != pod.pod_uid)
     return Error{
@@ -66,7 +70,9 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
   std::string sa =
       p->service_account.empty() ? pod.service_account : p->service_account;
   if (sa.empty()) sa = "default";
-  auto sa_secrets = api.get_service_account_pull_secrets(pod.ns, sa);
+  auto sa_secrets = sa == token_sa
+                        ? std::move(both.service_account_pull_secrets)
+                        : api.get_service_account_pull_secrets(pod.ns, sa);
   if (sa_secrets) {
     for (const std::string& n : *sa_secrets)
       if (std::find(names.begin(), names.end(), n) == names.end())
@@ -87,26 +93,33 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
     return fail(sa_secrets.error());
   }
 
-  std::vector<PullSecret> secrets;
+  std::vector<std::string> valid;
+  std::vector<bool> valid_from_pod;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!is_dns1123_subdomain(names[i])) {
       log.warn("skipping pull secret \"" + names[i].substr(0, 253) +
                "\": not a valid secret name");
       continue;
     }
-    auto s = api.get_secret(pod.ns, names[i]);
+    valid.push_back(names[i]);
+    valid_from_pod.push_back(i < from_pod);
+  }
+  auto fetched = api.get_secrets(pod.ns, valid);
+  std::vector<PullSecret> secrets;
+  for (size_t i = 0; i < valid.size(); ++i) {
+    auto& s = fetched[i];
     if (!s) {
-      bool optional = i >= from_pod && o.api_identity == ApiIdentity::kNode &&
-                      s.error().kind == ApiError::Kind::kHttp &&
-                      s.error().status == 403;
+      bool optional =
+          !valid_from_pod[i] && o.api_identity == ApiIdentity::kNode &&
+          s.error().kind == ApiError::Kind::kHttp && s.error().status == 403;
       if (!optional) return fail(s.error());
-      log.warn("skipping pull secret " + pod.ns + "/" + names[i] +
+      log.warn("skipping pull secret " + pod.ns + "/" + valid[i] +
                " of the service account: the pod does not reference it, so "
                "the node may not read it");
       continue;
     }
     if (!s->has_value()) {
-      log.warn("pull secret " + pod.ns + "/" + names[i] +
+      log.warn("pull secret " + pod.ns + "/" + valid[i] +
                " does not exist: create it or remove it from imagePullSecrets");
       continue;
     }

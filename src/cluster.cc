@@ -66,6 +66,7 @@ Result<ClusterAccess> cluster_access(const Options& options,
       std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
   api.insecure_skip_tls_verify = options.insecure_skip_tls_verify;
 
+  std::string kubeconfig_used;
   if (options.api_identity == ApiIdentity::kNode) {
     std::string path = options.kubeconfig;
     if (path.empty()) {
@@ -83,6 +84,7 @@ Result<ClusterAccess> cluster_access(const Options& options,
     }
     auto kubeconfig = load_kubeconfig(path);
     if (!kubeconfig) return kubeconfig.error();
+    kubeconfig_used = path;
     api.server = kubeconfig->server;
     api.ca_pem = kubeconfig->ca_pem;
     api.client_cert_pem = kubeconfig->client_cert_pem;
@@ -114,18 +116,25 @@ Result<ClusterAccess> cluster_access(const Options& options,
   if (!options.ca_file.empty()) {
     api.ca_file = options.ca_file;
     api.ca_pem.clear();
-  } else if (api.ca_pem.empty()) {
+    access.ca_source = "--ca-file " + options.ca_file;
+  } else if (!api.ca_pem.empty()) {
+    access.ca_source = "kubeconfig " + kubeconfig_used;
+  } else {
     std::string kubeadm_ca = options.kube_config_dir + "/pki/ca.crt";
-    if (Exists(kubeadm_ca)) api.ca_file = kubeadm_ca;
+    if (Exists(kubeadm_ca)) {
+      api.ca_file = kubeadm_ca;
+      access.ca_source = kubeadm_ca + " (kubeadm)";
+    } else {
+      access.ca_source = "system trust store";
+    }
   }
-  if (api.insecure_skip_tls_verify)
+  if (api.insecure_skip_tls_verify) {
+    access.ca_source = "none (--insecure-skip-tls-verify)";
     log.warn(
         "TLS verification of the API server is off "
         "(--insecure-skip-tls-verify): anyone on the path can read the "
         "pull secrets; pass --ca-file instead");
-  log.debug("API server " + api.server + ", CA " +
-            (!api.ca_file.empty()  ? api.ca_file
-             : !api.ca_pem.empty() ? std::string("from the kubeconfig")
-                                   : std::string("system trust store")));
+  }
+  log.debug("API server " + api.server + ", CA " + access.ca_source);
   return access;
 }

@@ -13,6 +13,10 @@ struct ClusterAccess {
   // With --api-identity=node: the node's name from its client certificate
   // (CN system:node:<name>); empty otherwise.
   std::string node_name;
+  // Where the CA that verifies the API server came from, for `doctor` and
+  // the debug log: "--ca-file <path>", "kubeconfig <path>", "<path>
+  // (kubeadm)", "system trust store", or "none (--insecure-skip-tls-verify)".
+  std::string ca_source;
 };
 
 // Resolves the server (--api-server, then the kubeconfig in node mode, then

@@ -39,6 +39,7 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"kubeconfig", Path(&Options::kubeconfig)},
       {"namespace", Path(&Options::namespace_name)},
       {"auth-file-out", Path(&Options::auth_file_out)},
+      {"audience", Path(&Options::audience)},
       {"dockercfg",
        [](Options& o, const std::string& v) -> Result<Ok> {
          o.dockercfg_files.push_back(v);
@@ -129,6 +130,7 @@ const std::map<std::string, bool Options::*>& BoolFlags() {
       {"version", &Options::version},
       {"version-json", &Options::version_json},
       {"json", &Options::json},
+      {"help", &Options::help},
   };
   return flags;
 }
@@ -138,13 +140,16 @@ const std::map<std::string, bool Options::*>& BoolFlags() {
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
   ParsedArgs parsed;
   size_t i = 0;
-  if (!args.empty() && args[0] == "resolve") {
-    parsed.command = Command::kResolve;
-    i = 1;
-  } else if (!args.empty() && args[0] == "match") {
-    parsed.command = Command::kMatch;
-    i = 1;
-  }
+  static const std::pair<const char*, Command> kSubcommands[] = {
+      {"resolve", Command::kResolve},
+      {"match", Command::kMatch},
+      {"kubelet-config", Command::kKubeletConfig},
+  };
+  for (const auto& [word, command] : kSubcommands)
+    if (!args.empty() && args[0] == word) {
+      parsed.command = command;
+      i = 1;
+    }
   Options& o = parsed.options;
   for (; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -152,11 +157,14 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       o.positional.insert(o.positional.end(), args.begin() + i + 1, args.end());
       break;
     }
+    if (arg == "-h") {
+      o.help = true;
+      continue;
+    }
     if (!arg.starts_with("--") || arg.size() == 2) {
       if (parsed.command == Command::kProvider)
-        return Error{
-            "unexpected argument \"" + arg +
-            "\": the provider takes only flags (see --help in the README)"};
+        return Error{"unexpected argument \"" + arg +
+                     "\": the provider takes only flags (see --help)"};
       o.positional.push_back(arg);
       continue;
     }
@@ -172,17 +180,26 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       if (has_value && value != "true" && value != "false")
         return Error{"--" + name + " takes no value (or =true/=false)"};
       o.*(b->second) = !has_value || value == "true";
+      o.given.emplace_back(name, o.*(b->second) ? "true" : "false");
       continue;
     }
     auto f = ValueFlags().find(name);
     if (f == ValueFlags().end())
       return Error{"unknown flag --" + name +
-                   ": see docs/interface.md for the flags this version takes"};
+                   ": see --help for the flags this version takes"};
     if (!has_value) {
       if (i + 1 >= args.size()) return Error{"--" + name + " needs a value"};
       value = args[++i];
     }
     if (auto set = f->second(o, value); !set) return set.error();
+    o.given.emplace_back(name, value);
   }
   return parsed;
+}
+
+std::vector<std::string> flag_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, setter] : ValueFlags()) names.push_back(name);
+  for (const auto& [name, field] : BoolFlags()) names.push_back(name);
+  return names;
 }

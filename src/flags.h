@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "log.h"
@@ -48,6 +49,7 @@ struct Options {
   std::chrono::nanoseconds ticket_ttl = std::chrono::minutes(5);
   bool version = false;
   bool version_json = false;
+  bool help = false;
 
   // resolve and match only.
   bool json = false;
@@ -55,9 +57,17 @@ struct Options {
   std::vector<std::string> dockercfg_files;
   std::string auth_file_out;
   std::vector<std::string> positional;
+
+  // kubelet-config only.
+  std::string audience = "https://kubernetes.default.svc.cluster.local";
+
+  // Every flag given, as {name, value} in command-line order (booleans have
+  // the value "true"), so kubelet-config can copy the provider's flags into
+  // the `args` it prints.
+  std::vector<std::pair<std::string, std::string>> given;
 };
 
-enum class Command { kProvider, kResolve, kMatch };
+enum class Command { kProvider, kResolve, kMatch, kKubeletConfig, kDoctor };
 
 struct ParsedArgs {
   Command command = Command::kProvider;
@@ -66,3 +76,6 @@ struct ParsedArgs {
 
 // A usage error names the flag and what it takes.
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args);
+
+// The name of every flag parse_args takes, without "--".
+std::vector<std::string> flag_names();

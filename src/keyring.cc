@@ -426,6 +426,10 @@ bool IsDefaultRegistryMatch(std::string_view image) {
 
 }  // namespace
 
+bool kubelet_urls_match(std::string_view glob, std::string_view target) {
+  return UrlsMatch(glob, target);
+}
+
 bool glob_match(std::string_view pattern, std::string_view name) {
   // Most keys are plain host names: Go compares those byte by byte.
   if (pattern.find_first_of("*?[\\") == std::string_view::npos)

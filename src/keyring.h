@@ -43,5 +43,9 @@ struct KeyringMatch {
 std::vector<KeyringMatch> keyring_lookup(const Keyring& keyring,
                                          std::string_view image);
 
+// kubelet's URLsMatchStr: whether `glob` (a matchImages pattern or a
+// secret's key) matches `target` (an image name).
+bool kubelet_urls_match(std::string_view glob, std::string_view target);
+
 // Go's path/filepath.Match on one host label.
 bool glob_match(std::string_view pattern, std::string_view name);

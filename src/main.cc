@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "flags.h"
+#include "kubelet_config.h"
 #include "log.h"
 #include "protocol.h"
 #include "provider.h"
 #include "resolve.h"
+#include "usage.h"
 
 namespace {
 
@@ -69,6 +71,10 @@ int Run(int argc, char** argv) {
     return 2;
   }
   const Options& options = parsed->options;
+  if (options.help) {
+    std::cout << help_text(parsed->command);
+    return 0;
+  }
   if (options.version_json) {
     std::cout << "{\"name\":\"crio-credential-provider\",\"version\":\""
               << CCP_VERSION << "\"}\n";
@@ -83,6 +89,10 @@ int Run(int argc, char** argv) {
       return run_resolve(options);
     case Command::kMatch:
       return run_match(options);
+    case Command::kKubeletConfig:
+      return run_kubelet_config(options);
+    case Command::kDoctor:
+      break;
     case Command::kProvider:
       break;
   }

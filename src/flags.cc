@@ -40,6 +40,14 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"namespace", Path(&Options::namespace_name)},
       {"auth-file-out", Path(&Options::auth_file_out)},
       {"audience", Path(&Options::audience)},
+      {"credential-provider-config",
+       Path(&Options::credential_provider_config)},
+      {"credential-provider-bin-dir",
+       Path(&Options::credential_provider_bin_dir)},
+      {"kubelet-bin", Path(&Options::kubelet_bin)},
+      {"crio-bin", Path(&Options::crio_bin)},
+      {"crio-config", Path(&Options::crio_config)},
+      {"crio-config-dir", Path(&Options::crio_config_dir)},
       {"dockercfg",
        [](Options& o, const std::string& v) -> Result<Ok> {
          o.dockercfg_files.push_back(v);
@@ -144,6 +152,7 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       {"resolve", Command::kResolve},
       {"match", Command::kMatch},
       {"kubelet-config", Command::kKubeletConfig},
+      {"doctor", Command::kDoctor},
   };
   for (const auto& [word, command] : kSubcommands)
     if (!args.empty() && args[0] == word) {

@@ -61,6 +61,15 @@ struct Options {
   // kubelet-config only.
   std::string audience = "https://kubernetes.default.svc.cluster.local";
 
+  // doctor only; empty: found from kubelet's command line, then the usual
+  // paths.
+  std::string credential_provider_config;
+  std::string credential_provider_bin_dir;
+  std::string kubelet_bin = "kubelet";
+  std::string crio_bin = "crio";
+  std::string crio_config = "/etc/crio/crio.conf";
+  std::string crio_config_dir = "/etc/crio/crio.conf.d";
+
   // Every flag given, as {name, value} in command-line order (booleans have
   // the value "true"), so kubelet-config can copy the provider's flags into
   // the `args` it prints.

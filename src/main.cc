@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "doctor.h"
 #include "flags.h"
 #include "kubelet_config.h"
 #include "log.h"
@@ -92,7 +93,7 @@ int Run(int argc, char** argv) {
     case Command::kKubeletConfig:
       return run_kubelet_config(options);
     case Command::kDoctor:
-      break;
+      return run_doctor(options);
     case Command::kProvider:
       break;
   }

@@ -106,6 +106,12 @@ const std::vector<CommandDoc>& command_docs() {
        "from registries.conf (every source prefix with a mirror or a "
        "rewritten location), tokenAttributes, and the provider flags given "
        "here as args."},
+      {Command::kDoctor, "doctor", "doctor [--json] [flags]",
+       "Checks this node: kubelet's CredentialProviderConfig, the feature "
+       "gate, CRI-O's version and namespaced_auth_dir, registries.conf, the "
+       "API server and its CA, the node identity, and kubelet pull records "
+       "that share mirrored images with every pod. One line per check: OK, "
+       "WARN or FAIL with the fix; exit 1 on any FAIL."},
   };
   return docs;
 }
@@ -155,7 +161,9 @@ const std::vector<FlagDoc>& flag_docs() {
        "auth file, as CRI-O uses each file for one pull",
        kForProvider | kForKubeletConfig},
       {"stale-after", "DURATION", "`5m`",
-       "unconsumed auth files older than this are removed",
+       "other calls' unclaimed auth files older than this are removed, "
+       "unless kubelet holds a pull intent for their image; never the file "
+       "this call wrote",
        kForProvider | kForKubeletConfig},
       {"timeout", "DURATION", "`10s`", "budget for all API calls",
        kForProvider | kForKubeletConfig | kForDoctor},
@@ -189,6 +197,31 @@ const std::vector<FlagDoc>& flag_docs() {
        "server accepts (its `--api-audiences`, by default its "
        "service-account issuer)",
        kForKubeletConfig},
+      {"credential-provider-config", "PATH",
+       "kubelet's `--image-credential-provider-config`, else "
+       "`/etc/kubernetes/credential-provider.yaml`",
+       "the CredentialProviderConfig to check; the provider flags in its "
+       "`args` are the ones checked",
+       kForDoctor},
+      {"credential-provider-bin-dir", "DIR",
+       "kubelet's `--image-credential-provider-bin-dir`, else this binary's "
+       "directory",
+       "where kubelet looks for the provider binary", kForDoctor},
+      {"kubelet-root-dir", "DIR",
+       "`/var/lib/kubelet` (doctor: kubelet's `--root-dir` if it runs)",
+       "kubelet's `--root-dir`: its pull intents (`image_manager/pulling/`) "
+       "show which files a queued pull still needs; doctor reads its pull "
+       "records (`image_manager/pulled/`)",
+       kForProvider | kForKubeletConfig | kForDoctor},
+      {"kubelet-bin", "PATH", "`kubelet` in `PATH`",
+       "kubelet, asked for its `--version`", kForDoctor},
+      {"crio-bin", "PATH", "`crio` in `PATH`", "CRI-O, asked for its version",
+       kForDoctor},
+      {"crio-config", "PATH", "`/etc/crio/crio.conf`",
+       "CRI-O's main configuration file", kForDoctor},
+      {"crio-config-dir", "DIR", "`/etc/crio/crio.conf.d`",
+       "CRI-O's drop-in directory (`*.conf`, name order, later wins)",
+       kForDoctor},
       {"version", "", "", "print the version and exit", kForProvider},
       {"version-json", "", "", "print the version as JSON and exit",
        kForProvider},

@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <sstream>
 
 #include "file.h"
 #include "kubeconfig.h"
 #include "pem.h"
 #include "text.h"
+#include "trust_store.h"
 
 namespace {
 
@@ -34,6 +36,16 @@ std::string NodeNameFromCertificate(const std::string& pem) {
   std::string cn = subject_common_name(certs->front().get());
   constexpr std::string_view kPrefix = "system:node:";
   return cn.starts_with(kPrefix) ? cn.substr(kPrefix.size()) : "";
+}
+
+// The kubelet's kubeconfig: --kubeconfig, else the first that exists of
+// kubelet's usual paths; empty when none does.
+std::string KubeletKubeconfigPath(const Options& options) {
+  if (!options.kubeconfig.empty()) return options.kubeconfig;
+  for (const char* candidate :
+       {"/var/lib/kubelet/kubeconfig", "/etc/kubernetes/kubelet.conf"})
+    if (Exists(candidate)) return candidate;
+  return "";
 }
 
 }  // namespace
@@ -68,20 +80,12 @@ Result<ClusterAccess> cluster_access(const Options& options,
 
   std::string kubeconfig_used;
   if (options.api_identity == ApiIdentity::kNode) {
-    std::string path = options.kubeconfig;
-    if (path.empty()) {
-      for (const char* candidate :
-           {"/var/lib/kubelet/kubeconfig", "/etc/kubernetes/kubelet.conf"})
-        if (Exists(candidate)) {
-          path = candidate;
-          break;
-        }
-      if (path.empty())
-        return Error{
-            "--api-identity=node needs the kubelet's kubeconfig, found "
-            "neither /var/lib/kubelet/kubeconfig nor "
-            "/etc/kubernetes/kubelet.conf: pass --kubeconfig"};
-    }
+    std::string path = KubeletKubeconfigPath(options);
+    if (path.empty())
+      return Error{
+          "--api-identity=node needs the kubelet's kubeconfig, found "
+          "neither /var/lib/kubelet/kubeconfig nor "
+          "/etc/kubernetes/kubelet.conf: pass --kubeconfig"};
     auto kubeconfig = load_kubeconfig(path);
     if (!kubeconfig) return kubeconfig.error();
     kubeconfig_used = path;
@@ -99,6 +103,29 @@ Result<ClusterAccess> cluster_access(const Options& options,
     api.bearer_token = pod_token;
   }
 
+  // Token mode: kubelet's kubeconfig names the API server kubelet uses and
+  // the CA that verifies it, on every distribution (OpenShift/RHCOS have no
+  // pki/ca.crt). Loaded only when neither is given otherwise; a kubeconfig
+  // that does not load (say, an expired client certificate) is skipped.
+  std::optional<KubeConfig> kubelet_kubeconfig;
+  auto kubelet = [&]() -> const KubeConfig* {
+    if (!kubelet_kubeconfig) {
+      kubelet_kubeconfig = KubeConfig{};
+      std::string path = KubeletKubeconfigPath(options);
+      if (!path.empty()) {
+        auto loaded = load_kubeconfig(path);
+        if (loaded) {
+          kubelet_kubeconfig = *loaded;
+          kubelet_kubeconfig->path = path;
+        } else {
+          log.debug("kubelet's kubeconfig not used: " + loaded.error().message);
+        }
+      }
+    }
+    return kubelet_kubeconfig->path.empty() ? nullptr : &*kubelet_kubeconfig;
+  };
+  bool token_mode = options.api_identity == ApiIdentity::kToken;
+
   if (!options.api_server.empty()) {
     api.server = options.api_server;
   } else if (api.server.empty()) {
@@ -110,6 +137,8 @@ Result<ClusterAccess> cluster_access(const Options& options,
                      ": fix it or pass --api-server"};
       api.server = server_from_env_file(*text);
     }
+    if (api.server.empty() && token_mode && kubelet())
+      api.server = kubelet()->server;
     if (api.server.empty()) api.server = "https://localhost:6443";
   }
 
@@ -124,8 +153,15 @@ Result<ClusterAccess> cluster_access(const Options& options,
     if (Exists(kubeadm_ca)) {
       api.ca_file = kubeadm_ca;
       access.ca_source = kubeadm_ca + " (kubeadm)";
+    } else if (token_mode && kubelet() && !kubelet()->ca_pem.empty()) {
+      api.ca_pem = kubelet()->ca_pem;
+      access.ca_source = "kubelet's kubeconfig " + kubelet()->path;
     } else {
-      access.ca_source = "system trust store";
+      access.ca_source = "system trust store (" + [] {
+        TrustStore store = system_trust_store();
+        return store.source.empty() ? std::string("OpenSSL's default paths")
+                                    : store.source;
+      }() + ")";
     }
   }
   if (api.insecure_skip_tls_verify) {

@@ -11,6 +11,7 @@
 #include "file.h"
 #include "openssl_error.h"
 #include "pem.h"
+#include "trust_store.h"
 
 namespace {
 
@@ -68,21 +69,26 @@ HttpResult<Ok> UseClientIdentity(SSL_CTX* ctx, const TlsConfig& c) {
   return Ok{};
 }
 
-// The system trust store. The hashed certificate directory is read lazily,
-// one certificate per issuer looked up; the bundle file is parsed whole
-// (about 140 certificates, tens of milliseconds), so it is used only where
-// there is no directory.
+// The system trust store, wherever this distribution keeps it
+// (trust_store.h). A hashed directory is read lazily, one certificate per
+// issuer looked up; a bundle is parsed whole (about 140 certificates, tens
+// of milliseconds), so the directory goes first where there is one.
 HttpResult<Ok> UseSystemTrustStore(SSL_CTX* ctx) {
-  const char* dir = std::getenv(X509_get_default_cert_dir_env());
-  if (!dir) dir = X509_get_default_cert_dir();
-  struct stat st;
-  if (::stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-      SSL_CTX_load_verify_dir(ctx, dir) == 1) {
-    return Ok{};
+  TrustStore store = system_trust_store();
+  if (!store.dir.empty() &&
+      SSL_CTX_load_verify_dir(ctx, store.dir.c_str()) != 1) {
+    return ConfigError("cannot load the system trust store " + store.source +
+                       ": " + openssl_error() + ": pass --ca-file");
   }
-  if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+  if (!store.file.empty() &&
+      SSL_CTX_load_verify_file(ctx, store.file.c_str()) != 1) {
+    return ConfigError("cannot load the system trust store " + store.source +
+                       ": " + openssl_error() + ": pass --ca-file");
+  }
+  if (store.dir.empty() && store.file.empty() &&
+      SSL_CTX_set_default_verify_paths(ctx) != 1) {
     return ConfigError("cannot load the system trust store: " +
-                       openssl_error());
+                       openssl_error() + ": pass --ca-file");
   }
   return Ok{};
 }

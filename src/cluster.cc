@@ -108,21 +108,23 @@ Result<ClusterAccess> cluster_access(const Options& options,
   // pki/ca.crt). Loaded only when neither is given otherwise; a kubeconfig
   // that does not load (say, an expired client certificate) is skipped.
   std::optional<KubeConfig> kubelet_kubeconfig;
+  std::string kubelet_kubeconfig_path;  // empty: none usable
+  bool kubelet_kubeconfig_tried = false;
   auto kubelet = [&]() -> const KubeConfig* {
-    if (!kubelet_kubeconfig) {
-      kubelet_kubeconfig = KubeConfig{};
+    if (!kubelet_kubeconfig_tried) {
+      kubelet_kubeconfig_tried = true;
       std::string path = KubeletKubeconfigPath(options);
       if (!path.empty()) {
         auto loaded = load_kubeconfig(path);
         if (loaded) {
-          kubelet_kubeconfig = *loaded;
-          kubelet_kubeconfig->path = path;
+          kubelet_kubeconfig = std::move(*loaded);
+          kubelet_kubeconfig_path = path;
         } else {
           log.debug("kubelet's kubeconfig not used: " + loaded.error().message);
         }
       }
     }
-    return kubelet_kubeconfig->path.empty() ? nullptr : &*kubelet_kubeconfig;
+    return kubelet_kubeconfig ? &*kubelet_kubeconfig : nullptr;
   };
   bool token_mode = options.api_identity == ApiIdentity::kToken;
 
@@ -155,7 +157,7 @@ Result<ClusterAccess> cluster_access(const Options& options,
       access.ca_source = kubeadm_ca + " (kubeadm)";
     } else if (token_mode && kubelet() && !kubelet()->ca_pem.empty()) {
       api.ca_pem = kubelet()->ca_pem;
-      access.ca_source = "kubelet's kubeconfig " + kubelet()->path;
+      access.ca_source = "kubelet's kubeconfig " + kubelet_kubeconfig_path;
     } else {
       access.ca_source = "system trust store (" + [] {
         TrustStore store = system_trust_store();

@@ -535,21 +535,23 @@ int run_doctor(const Options& o) {
   else
     checks.push_back(Passed("namespaced-auth-dir", *auth_dir));
 
+  std::string registries =
+      (provider.registries_conf.empty() ? std::string("registries.conf")
+                                        : provider.registries_conf) +
+      " and " + provider.registries_conf_dir;
   if (!conf)
     checks.push_back(Failed("registries-conf", conf.error().message,
                             "fix registries.conf: CRI-O refuses it too"));
   else if (auto needed = prefixes_needing_provider(*conf, {}); needed.empty())
-    checks.push_back(
-        Warned("registries-conf",
-               (conf->files.empty() ? std::string("no registries.conf file")
-                                    : Join(conf->files)) +
-                   ": no entry has a mirror",
-               "add [[registry.mirror]] entries: without mirrors "
-               "the provider has nothing to do"));
+    checks.push_back(Warned("registries-conf",
+                            registries + ": no entry has a mirror",
+                            "add [[registry.mirror]] entries: without mirrors "
+                            "the provider has nothing to do"));
   else
     checks.push_back(Passed("registries-conf", std::to_string(needed.size()) +
-                                                   " mirrored prefixes in " +
-                                                   Join(conf->files)));
+                                                   " mirrored prefixes (" +
+                                                   Join(needed) + ") in " +
+                                                   registries));
 
   // The API server, verified with the CA the provider would use.
   Logger quiet(LogLevel::kError, /*to_syslog=*/false);

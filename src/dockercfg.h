@@ -15,12 +15,13 @@ struct DockerConfigEntry {
   std::string password;
 };
 
-// {"auths": {...}}. A missing "auths" gives no entries.
+// {"auths": {...}}. A missing "auths" and a `null` document give no entries.
 Result<std::vector<DockerConfigEntry>> parse_dockerconfigjson(
     std::string_view json);
 // {KEY: {...}}.
 Result<std::vector<DockerConfigEntry>> parse_dockercfg(std::string_view json);
-// Either form: an object with an "auths" object is the first.
+// Either form: an object with a member named "auths" (in any case, as Go
+// matches it) is the first; anything else the second.
 Result<std::vector<DockerConfigEntry>> parse_docker_config(
     std::string_view json);
 

@@ -6,6 +6,7 @@ namespace {
 
 using nlohmann::json;
 using DomParser = nlohmann::detail::json_sax_dom_parser<json>;
+using Sax = nlohmann::json_sax<json>;
 
 // Bytes a value costs in nlohmann::json, including allocator overhead and
 // the slack of a growing std::vector (measured on libstdc++ with glibc).
@@ -14,11 +15,12 @@ constexpr std::size_t kContainerCost = 64;
 constexpr std::size_t kMemberCost = 96;
 constexpr std::size_t kStringCost = 48;
 
-// nlohmann's DOM builder behind a guard: returning false stops the parser
-// at once, before the next byte is read.
-class BoundedDom {
+// A handler (nlohmann's DOM builder, or a caller's) behind a guard:
+// returning false stops the parser at once, before the next byte is read.
+template <class Handler>
+class Bounded {
  public:
-  explicit BoundedDom(json& out) : dom_(out, /*allow_exceptions=*/false) {}
+  explicit Bounded(Handler& dom) : dom_(dom) {}
 
   bool null() { return Charge(kValueCost) && dom_.null(); }
   bool boolean(bool v) { return Charge(kValueCost) && dom_.boolean(v); }
@@ -79,7 +81,7 @@ class BoundedDom {
     return false;
   }
 
-  DomParser dom_;
+  Handler& dom_;
   int depth_ = 0;
   std::size_t cost_ = 0;
   std::string refused_;
@@ -89,7 +91,8 @@ class BoundedDom {
 
 Result<json> parse_json(std::string_view text) {
   json out;
-  BoundedDom sax(out);
+  DomParser dom(out, /*allow_exceptions=*/false);
+  Bounded<DomParser> sax(dom);
   bool ok = false;
   try {
     ok = json::sax_parse(text, &sax);
@@ -99,4 +102,17 @@ Result<json> parse_json(std::string_view text) {
   if (!sax.refused().empty()) return Error{sax.refused()};
   if (!ok || out.is_discarded()) return Error{"not valid JSON"};
   return out;
+}
+
+Result<Ok> parse_json_sax(std::string_view text, Sax& handler) {
+  Bounded<Sax> sax(handler);
+  bool ok = false;
+  try {
+    ok = json::sax_parse(text, &sax);
+  } catch (const json::exception&) {
+    ok = false;
+  }
+  if (!sax.refused().empty()) return Error{sax.refused()};
+  if (!ok) return Error{"not valid JSON"};
+  return Ok{};
 }

@@ -23,3 +23,9 @@ constexpr std::size_t kMaxJsonMemory = 24u << 20;
 // Parses `text`; the error says what was wrong in one line, never quoting
 // the input.
 Result<nlohmann::json> parse_json(std::string_view text);
+
+// The same bounds for a caller that needs what the DOM drops (member order,
+// every value of a key given twice, as Go's encoding/json decodes them):
+// events go to `handler`; false from it stops parsing ("not valid JSON").
+Result<Ok> parse_json_sax(std::string_view text,
+                          nlohmann::json_sax<nlohmann::json>& handler);

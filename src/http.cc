@@ -40,6 +40,10 @@ using ErrorCode = beast::error_code;
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kReadChunk = 16384;
+// Interim (1xx) responses accepted before the final one. Each is cheap to
+// send, so without a cap a server could keep us reading them until the
+// deadline; a real server sends one or two.
+constexpr int kMaxInterimResponses = 5;
 
 HttpError Fail(Kind kind, std::string message) {
   return HttpError{kind, std::move(message)};
@@ -271,8 +275,10 @@ struct HttpClient::Impl {
   HttpResult<HttpResponse> ReadResponse(Clock::time_point deadline,
                                         bool* nothing_read, bool* keep_alive) {
     *nothing_read = false;
+    // One absolute expiry for every read of this response, interim ones
+    // included: a server that drips bytes cannot stretch the call past it.
     Tcp().expires_at(deadline);
-    for (;;) {
+    for (int interim = 0;; ++interim) {
       http::response_parser<http::string_body> parser;
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(config.max_body_bytes);
@@ -287,6 +293,16 @@ struct HttpClient::Impl {
           if (ec && ec != http::error::need_more) return ParseError(ec);
           if (parser.is_header_done() && !header_checked) {
             header_checked = true;
+            // Read to EOF, a body cut short by a dropped connection looks
+            // whole: refuse it where we would use the body.
+            const int code = parser.get().result_int();
+            if (code >= 200 && code < 300 && parser.need_eof()) {
+              return Fail(Kind::kProtocol,
+                          "response from " + url.host_port() +
+                              " has no Content-Length and is not chunked, so "
+                              "a truncated body cannot be told from a whole "
+                              "one; serve it with length framing");
+            }
             auto length = parser.content_length();
             if (length && *length > config.max_body_bytes) return TooLarge();
             auto te = parser.get()[http::field::transfer_encoding];
@@ -339,7 +355,14 @@ struct HttpClient::Impl {
       }
       auto& msg = parser.get();
       int status = msg.result_int();
-      if (status < 200 && status != 101) continue;  // interim response
+      if (status < 200 && status != 101) {  // interim response
+        if (interim + 1 > kMaxInterimResponses) {
+          return Fail(Kind::kProtocol,
+                      "more than " + std::to_string(kMaxInterimResponses) +
+                          " interim (1xx) responses from " + url.host_port());
+        }
+        continue;
+      }
       if (status == 101) {
         return Fail(
             Kind::kProtocol,

@@ -70,9 +70,10 @@ TEST(HttpClient, BodyFramingTable) {
        "content-length: 2\r\n\r\n{}",
        201, "{}", ""},
       {"no content", "HTTP/1.1 204 No Content\r\n\r\n", 204, "", ""},
-      {"read to close",
-       "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", 200,
-       "until the end", "content-type=text/plain"},
+      {"error read to close",
+       "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\n"
+       "until the end",
+       503, "until the end", "content-type=text/plain"},
       {"status without reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
        404, "", ""},
   };
@@ -117,8 +118,18 @@ TEST(HttpClient, ProtocolErrorsTable) {
            "\r\n0\r\n\r\n",
        1500, HttpError::Kind::kProtocol, "exceeds 1500 bytes"},
       {"read-to-close above the cap",
-       "HTTP/1.0 200 OK\r\n\r\n" + std::string(3000, 'c'), 1500,
+       "HTTP/1.0 500 Oops\r\n\r\n" + std::string(3000, 'c'), 1500,
        HttpError::Kind::kProtocol, "exceeds 1500 bytes"},
+      // Read to EOF, a truncated body would pass for a whole one.
+      {"unframed 200 read to close",
+       "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+       k16MiB, HttpError::Kind::kProtocol, "no Content-Length"},
+      {"unframed 200 on HTTP/1.1",
+       "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"items\":[", k16MiB,
+       HttpError::Kind::kProtocol, "is not chunked"},
+      {"unframed 203 after 100 continue",
+       "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 203 OK\r\n\r\n{}", k16MiB,
+       HttpError::Kind::kProtocol, "no Content-Length"},
       {"bad status line", "HTTP/1.1 OK\r\n\r\n", k16MiB,
        HttpError::Kind::kProtocol, "bad status"},
       {"bad chunk size",
@@ -300,6 +311,69 @@ TEST(HttpClient, DeadlinesTable) {
     EXPECT_GE(elapsed, milliseconds(295));
     EXPECT_LT(elapsed, milliseconds(300 + 200));
   }
+}
+
+// The deadline bounds the whole call, however the server paces its bytes.
+TEST(HttpClient, DeadlineHoldsAgainstSlowServers) {
+  struct Case {
+    std::string name;
+    Reply reply;
+  };
+  const std::string chunks = [] {
+    std::string s;
+    for (int i = 0; i < 2000; ++i) s += "1\r\na\r\n";
+    return s;
+  }();
+  const Case cases[] = {
+      {"body dripped a byte at a time",
+       Reply{"HTTP/1.1 200 OK\r\nContent-Length: 4000\r\n\r\n" +
+                 std::string(4000, 'a'),
+             false, false, false, milliseconds(1)}},
+      {"endless 1-byte chunks",
+       Reply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks,
+             false, false, false, milliseconds(1)}},
+      {"slow endless 100 Continue",
+       Reply{"HTTP/1.1 100 Continue\r\n\r\n", false, false, false,
+             milliseconds(10), true}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestServer server(ServeWith(TestPki().server),
+                      [&](const std::string&, int, int) { return c.reply; });
+    ASSERT_TRUE(server.ok());
+    auto client = MustCreate(Trusting(server.url()));
+    ASSERT_NE(client, nullptr);
+    auto start = Clock::now();
+    auto r = client->get("/", start + milliseconds(400));
+    auto elapsed = Clock::now() - start;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, HttpError::Kind::kTimeout) << r.error().message;
+    EXPECT_GE(elapsed, milliseconds(395));
+    EXPECT_LT(elapsed, milliseconds(400 + 300));
+  }
+}
+
+// A server that answers only with interim responses is refused after a
+// few, not read until the deadline.
+TEST(HttpClient, EndlessInterimResponsesAreCapped) {
+  TestServer server(ServeWith(TestPki().server),
+                    [](const std::string&, int, int) {
+                      Reply r{"HTTP/1.1 100 Continue\r\n\r\n"};
+                      r.repeat = true;
+                      return r;
+                    });
+  ASSERT_TRUE(server.ok());
+  auto client = MustCreate(Trusting(server.url()));
+  ASSERT_NE(client, nullptr);
+  auto start = Clock::now();
+  auto r = client->get("/", start + milliseconds(5000));
+  auto elapsed = Clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, HttpError::Kind::kProtocol) << r.error().message;
+  EXPECT_NE(r.error().message.find("more than 5 interim (1xx) responses"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_LT(elapsed, milliseconds(2000));
 }
 
 TEST(HttpClient, ConnectionRefused) {

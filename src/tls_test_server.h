@@ -150,6 +150,10 @@ struct Reply {
   bool close_after = false;  // close the connection after sending
   bool hang = false;         // never answer
   bool drop = false;         // close without answering
+  // Hostile pacing: send `bytes` one byte per `drip` (zero: all at once),
+  // and again and again while `repeat` until the client goes away.
+  milliseconds drip{0};
+  bool repeat = false;
 };
 
 inline Reply Respond(int status, const std::string& reason,
@@ -352,18 +356,24 @@ class TestServer {
         while (!stop_) std::this_thread::sleep_for(milliseconds(5));
         return;
       }
-      std::size_t off = 0;
-      while (off < r.bytes.size() && !stop_) {
-        int n = SSL_write(ssl, r.bytes.data() + off,
-                          static_cast<int>(r.bytes.size() - off));
-        if (n > 0) {
-          off += static_cast<std::size_t>(n);
-          continue;
+      do {
+        std::size_t off = 0;
+        while (off < r.bytes.size() && !stop_) {
+          std::size_t want = r.bytes.size() - off;
+          if (r.drip.count() > 0) {
+            std::this_thread::sleep_for(r.drip);
+            want = 1;
+          }
+          int n = SSL_write(ssl, r.bytes.data() + off, static_cast<int>(want));
+          if (n > 0) {
+            off += static_cast<std::size_t>(n);
+            continue;
+          }
+          int e = SSL_get_error(ssl, n);
+          ERR_clear_error();
+          if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return;
         }
-        int e = SSL_get_error(ssl, n);
-        ERR_clear_error();
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return;
-      }
+      } while (r.repeat && !stop_);
       if (r.close_after) return;
     }
   }

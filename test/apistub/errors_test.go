@@ -272,6 +272,41 @@ func TestErrors(t *testing.T) {
 			},
 			phrases: []string{`--timeout`},
 			checks:  []check{within(2500 * time.Millisecond)}},
+		// Issue 9: --timeout bounds the whole run however the server paces
+		// its bytes (wall time <= --timeout + 1 s).
+		{name: "timeout (pod body dripped a byte at a time)",
+			flags: []string{"--timeout=1s"},
+			setup: func(t *testing.T, e *env) {
+				e.stub.AddFault(Fault{Resource: "pods", Drip: 10 * time.Millisecond,
+					Raw: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{" +
+						strings.Repeat(" ", 4094) + "}"})
+			},
+			phrases: []string{`--timeout`},
+			checks:  []check{within(2 * time.Second)}},
+		{name: "timeout (slow endless 100 Continue)",
+			flags: []string{"--timeout=1s"},
+			setup: func(t *testing.T, e *env) {
+				e.stub.AddFault(Fault{Resource: "pods", Drip: 20 * time.Millisecond, Repeat: true,
+					Raw: "HTTP/1.1 100 Continue\r\n\r\n"})
+			},
+			phrases: []string{`--timeout`},
+			checks:  []check{within(2 * time.Second)}},
+		{name: "endless 100 Continue",
+			setup: func(t *testing.T, e *env) {
+				e.stub.AddFault(Fault{Resource: "pods", Repeat: true, Raw: "HTTP/1.1 100 Continue\r\n\r\n"})
+			},
+			phrases: []string{`(?i)interim`},
+			// A bad answer to the pipelined pod read makes the client send it
+			// once more on its own (http.cc's sequential fallback), never more.
+			checks: []check{attempts("pods", 1, 2), within(2 * time.Second)}},
+		// Issue 9: read to EOF, a truncated body would pass for a whole one.
+		{name: "200 without length framing",
+			setup: func(t *testing.T, e *env) {
+				e.stub.AddFault(Fault{Resource: "pods",
+					Raw: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{}"})
+			},
+			phrases: []string{`Content-Length`, `chunked`},
+			checks:  []check{attempts("pods", 1, 2)}},
 		{name: "429 forever",
 			setup: func(t *testing.T, e *env) {
 				e.stub.AddFault(Fault{Resource: "pods", Status: 429, RetryAfter: "1"})

@@ -96,7 +96,13 @@ type Fault struct {
 	// Body, when set, is the answer verbatim (status Status, 200 when 0):
 	// a hostile or broken server.
 	Body string
-	used int
+	// Raw, when set, is written on the bare connection instead of an HTTP
+	// answer (status line and framing included): one byte per Drip when
+	// Drip is set, again and again while Repeat, until the client leaves.
+	Raw    string
+	Drip   time.Duration
+	Repeat bool
+	used   int
 }
 
 // Server is the stub API server. Safe for concurrent use.
@@ -355,6 +361,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if fault.Raw != "" {
+			writeRaw(w, fault, s.closed)
+			return
+		}
 		if fault.Body != "" {
 			code := fault.Status
 			if code == 0 {
@@ -517,4 +527,33 @@ func (s *Server) listSecrets(req Request) (any, int) {
 		"metadata": map[string]any{"resourceVersion": "4243"},
 		"items":    items,
 	}, 200
+}
+
+// writeRaw takes over the connection and writes fault.Raw as paced.
+func writeRaw(w http.ResponseWriter, fault *Fault, closed <-chan struct{}) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	for {
+		for i := 0; i < len(fault.Raw); {
+			n := len(fault.Raw) - i
+			if fault.Drip > 0 {
+				select {
+				case <-time.After(fault.Drip):
+				case <-closed:
+					return
+				}
+				n = 1
+			}
+			if _, err := conn.Write([]byte(fault.Raw[i : i+n])); err != nil {
+				return
+			}
+			i += n
+		}
+		if !fault.Repeat {
+			return
+		}
+	}
 }

@@ -198,6 +198,14 @@ Result<std::string_view> GuardTomlInput(std::string_view text) {
         continue;
       case '"':
       case '\'':
+        // toml++ reads a quote right after a bare key or value character as
+        // part of that token and then tests the next character for
+        // whitespace, the call with undefined behaviour; TOML refuses the
+        // form anyway ('a."b"' keys aside).
+        if (i > 0 &&
+            (std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
+             std::strchr("+-_:", text[i - 1]) || (!key && text[i - 1] == '.')))
+          return fail("a quote right after a bare key or value");
         skip_string(c);
         continue;
       case '\n':

@@ -348,6 +348,19 @@ TEST(Registries, NoCharacterAfterAKeyReachesToml) {
   }
 }
 
+// Found by fuzz/registries: a quote glued to a value token is part of that
+// token for toml++, so the non-ASCII character after it must not reach it.
+TEST(Registries, NoQuoteGluedToAValueReachesToml) {
+  for (const char* toml : {"u=-\"\xC3\x9A", "u=1\"\xC3\x9A", "u=-'\xC3\x9A",
+                           "u=[-\"\xC3\x9A", "u=1\"\xEF\xB9\xBF\""}) {
+    auto conf = parse_registries(toml, "t.conf");
+    ASSERT_FALSE(conf.ok()) << toml;
+    EXPECT_NE(conf.error().message.find("quote right after"), std::string::npos)
+        << conf.error().message;
+  }
+  EXPECT_TRUE(parse_registries("a.\"b\" = \"\xC3\x9A\"\n", "t.conf").ok());
+}
+
 // A repeated prefix keeps its first entry, a drop-in replaces an entry of the
 // same prefix; both over many entries, in n log n.
 TEST(Registries, RepeatedPrefixesAndDropInsAtScale) {

@@ -1,7 +1,5 @@
 #include "registries.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -39,17 +37,23 @@ const toml::node* FindKey(const toml::table& table, std::string_view field) {
 }
 
 // Reads one optional typed key. BurntSushi/toml (which containers/image uses)
-// rejects a value of the wrong type and ignores unknown keys; so do we.
+// rejects a value of the wrong type and ignores unknown keys; so do we. It
+// decodes every key that folds to the field, in Go's map order
+// (decode.go:307-318), so a wrong type under any spelling fails the file;
+// of valid ones we take the exact spelling (Go takes either, at random).
 template <class T>
 Result<Ok> Get(const toml::table& table, std::string_view key, T& out,
                std::string_view where) {
-  const toml::node* node = FindKey(table, key);
-  if (!node) return Ok{};
   constexpr bool kBool = std::is_same_v<T, bool>;
-  if (kBool ? !node->is_boolean() : !node->is_string())
-    return Error{std::string(where) + "." + std::string(key) + " must be a " +
-                 (kBool ? "boolean" : "string")};
-  out = *node->value<T>();
+  const toml::node* chosen = nullptr;
+  for (const auto& [name, value] : table) {
+    if (!equals_ignore_case(name.str(), key)) continue;
+    if (kBool ? !value.is_boolean() : !value.is_string())
+      return Error{std::string(where) + "." + std::string(key) + " must be a " +
+                   (kBool ? "boolean" : "string")};
+    if (!chosen || name.str() == key) chosen = &value;
+  }
+  if (chosen) out = *chosen->value<T>();
   return Ok{};
 }
 
@@ -503,17 +507,38 @@ Result<RegistriesConf> parse_registries(std::string_view toml,
   return conf;
 }
 
+// Files are opened as go.podman.io/storage's configfile.Read opens them
+// (parse.go in v1.63.0): the first main file that opens, skipping a missing
+// one unless it was named explicitly (lines 276-283); drop-ins listed by
+// os.ReadDir, whose entries count as directories only when they are one
+// themselves, not a symlink to one (line 387); a drop-in that no longer
+// opens with "not found", e.g. a dangling symlink, is skipped (lines
+// 303-308); every other failure, a directory read as a file included, is an
+// error.
 Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
-  std::vector<std::string> files;
+  auto cannot_read = [](const std::string& path, const std::string& why) {
+    return Error{"cannot read registries configuration \"" + path +
+                 "\": " + why + ": fix the file or its permissions"};
+  };
+  RegistriesConf merged;
+  auto load = [&](const std::string& path,
+                  const std::string& text) -> Result<Ok> {
+    auto conf = parse_registries(text, path);
+    if (!conf) return conf.error();
+    Merge(merged, std::move(*conf));
+    return Ok{};
+  };
   for (const std::string& main : paths.main_files) {
-    struct stat st;
-    if (::stat(main.c_str(), &st) != 0) {
-      if (errno == ENOENT && !paths.main_must_exist) continue;
-      return Error{"cannot read registries configuration \"" + main +
-                   "\": " + std::strerror(errno) +
-                   ": create it or pass --registries-conf"};
+    auto text = read_file(main, kMaxRegistriesFileBytes);
+    if (!text) {
+      if (text.error().err == ENOENT && !paths.main_must_exist) continue;
+      if (text.error().err == ENOENT)
+        return Error{"cannot read registries configuration \"" + main +
+                     "\": " + text.error().message +
+                     ": create it or pass --registries-conf"};
+      return cannot_read(main, text.error().message);
     }
-    files.push_back(main);
+    if (auto r = load(main, *text); !r) return r.error();
     break;
   }
   std::map<std::string, std::string> dropins;  // name -> path
@@ -527,23 +552,17 @@ Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
     }
     for (const fs::directory_entry& entry : it) {
       std::string name = entry.path().filename().string();
-      // Like Go's DirEntry.IsDir: a symlink counts as a file.
-      if (entry.is_directory(ec) && !entry.is_symlink(ec)) continue;
-      if (name.size() >= 5 && name.ends_with(".conf"))
-        dropins[name] = entry.path().string();
+      if (entry.symlink_status(ec).type() == fs::file_type::directory) continue;
+      if (name.ends_with(".conf")) dropins[name] = entry.path().string();
     }
   }
-  for (auto& [name, path] : dropins) files.push_back(path);
-
-  RegistriesConf merged;
-  for (const std::string& path : files) {
+  for (auto& [name, path] : dropins) {
     auto text = read_file(path, kMaxRegistriesFileBytes);
-    if (!text)
-      return Error{"cannot read registries configuration \"" + path +
-                   "\": " + text.error().message + ": fix its permissions"};
-    auto conf = parse_registries(*text, path);
-    if (!conf) return conf.error();
-    Merge(merged, std::move(*conf));
+    if (!text) {
+      if (text.error().err == ENOENT) continue;
+      return cannot_read(path, text.error().message);
+    }
+    if (auto r = load(path, *text); !r) return r.error();
   }
   return merged;
 }

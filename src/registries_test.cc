@@ -281,6 +281,45 @@ TEST(Registries, LoadsMainFileAndDropIns) {
   fs::remove_all(dir);
 }
 
+// Files opened as go.podman.io/storage's configfile.Read opens them.
+TEST(Registries, OpensFilesAsContainersImageDoes) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("ccp-reg-files-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "d" / "sub.conf");  // a directory: skipped
+  std::ofstream(dir / "main.conf") << "[[registry]]\nlocation = \"a.io\"\n";
+  std::ofstream(dir / "target") << "[[registry]]\nlocation = \"b.io\"\n";
+  fs::create_symlink(dir / "target", dir / "d" / "10-link.conf");
+  fs::create_symlink(dir / "missing", dir / "d" / "20-dangling.conf");
+  RegistriesPaths paths{
+      {(dir / "main.conf").string()}, true, {(dir / "d").string()}};
+  auto conf = load_registries(paths);
+  ASSERT_TRUE(conf.ok()) << conf.error().message;
+  EXPECT_EQ(conf->registries.size(), 2u);  // main and the linked file
+
+  // A symlink to a directory is opened as a file, and fails.
+  fs::create_directory_symlink(dir / "d" / "sub.conf", dir / "d" / "30.conf");
+  auto linked_dir = load_registries(paths);
+  ASSERT_FALSE(linked_dir.ok());
+  EXPECT_NE(linked_dir.error().message.find("30.conf"), std::string::npos);
+  fs::remove(dir / "d" / "30.conf");
+
+  // A main file that is a directory fails even where a missing one would not.
+  auto main_dir = load_registries({{(dir / "d").string()}, false, {}});
+  ASSERT_FALSE(main_dir.ok());
+  EXPECT_NE(main_dir.error().message.find("Is a directory"), std::string::npos);
+  // A dangling default main file counts as missing: the next one is read.
+  fs::create_symlink(dir / "missing", dir / "dangling.conf");
+  auto next = load_registries(
+      {{(dir / "dangling.conf").string(), (dir / "main.conf").string()},
+       false,
+       {}});
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->registries.size(), 1u);
+  fs::remove_all(dir);
+}
+
 // BurntSushi/toml v1.6 (containers/image v5.40) reads TOML 1.1.
 TEST(Registries, ReadsToml11AsContainersImageDoes) {
   auto conf = MustParse(

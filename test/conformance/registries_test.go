@@ -139,14 +139,23 @@ func (c confSpec) render() string {
 type rawRegCase struct {
 	Main        string
 	MainMissing bool
+	MainDir     bool      // a directory where the main file should be
+	MainLink    string    // the main file is a symlink to this (relative) path
 	DropIns     []rawFile // nil: no drop-in directory
 	Image       string
 }
 
+// rawFile is one entry of the drop-in directory: a file with Content, a
+// directory (Dir), or a symlink to Link (relative to the drop-in directory;
+// "../x" reaches the case's directory, where Content is written as x unless
+// Dir asks for a directory there). Mode, when set, is the file's permission
+// bits (the suite runs as root, which ignores them for reading).
 type rawFile struct {
 	Name    string
 	Content string
 	Dir     bool
+	Link    string
+	Mode    os.FileMode
 }
 
 func (c regCase) raw() rawRegCase {
@@ -166,17 +175,32 @@ func (r rawRegCase) goString() string {
 	if r.MainMissing {
 		b.WriteString(", MainMissing: true")
 	}
+	if r.MainDir {
+		b.WriteString(", MainDir: true")
+	}
+	if r.MainLink != "" {
+		fmt.Fprintf(&b, ", MainLink: %q", r.MainLink)
+	}
 	if r.DropIns != nil {
 		b.WriteString(", DropIns: []rawFile{")
 		for i, f := range r.DropIns {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			if f.Dir {
-				fmt.Fprintf(&b, "{Name: %q, Dir: true}", f.Name)
-			} else {
-				fmt.Fprintf(&b, "{Name: %q, Content: %q}", f.Name, f.Content)
+			fmt.Fprintf(&b, "{Name: %q", f.Name)
+			if f.Content != "" || (!f.Dir && f.Link == "") {
+				fmt.Fprintf(&b, ", Content: %q", f.Content)
 			}
+			if f.Dir {
+				b.WriteString(", Dir: true")
+			}
+			if f.Link != "" {
+				fmt.Fprintf(&b, ", Link: %q", f.Link)
+			}
+			if f.Mode != 0 {
+				fmt.Fprintf(&b, ", Mode: %#o", f.Mode)
+			}
+			b.WriteString("}")
 		}
 		b.WriteString("}")
 	}
@@ -194,10 +218,17 @@ func (r rawRegCase) write(root string) (mainPath, dirPath string, err error) {
 	}
 	mainPath = filepath.Join(d, "registries.conf")
 	dirPath = filepath.Join(d, "registries.conf.d")
-	if !r.MainMissing {
-		if err := os.WriteFile(mainPath, []byte(r.Main), 0o644); err != nil {
-			return "", "", err
-		}
+	switch {
+	case r.MainMissing:
+	case r.MainDir:
+		err = os.Mkdir(mainPath, 0o755)
+	case r.MainLink != "":
+		err = os.Symlink(r.MainLink, mainPath)
+	default:
+		err = os.WriteFile(mainPath, []byte(r.Main), 0o644)
+	}
+	if err != nil {
+		return "", "", err
 	}
 	if r.DropIns != nil {
 		if err := os.Mkdir(dirPath, 0o755); err != nil {
@@ -205,10 +236,29 @@ func (r rawRegCase) write(root string) (mainPath, dirPath string, err error) {
 		}
 		for _, f := range r.DropIns {
 			p := filepath.Join(dirPath, f.Name)
+			if f.Link != "" {
+				if err := os.Symlink(f.Link, p); err != nil {
+					return "", "", err
+				}
+				target, ok := strings.CutPrefix(f.Link, "../")
+				if !ok || (f.Content == "" && !f.Dir) {
+					continue // dangling, a loop, or a sibling entry
+				}
+				p = filepath.Join(d, target)
+				if _, err := os.Lstat(p); err == nil {
+					continue // written by an earlier entry
+				}
+			}
 			if f.Dir {
 				err = os.Mkdir(p, 0o755)
 			} else {
-				err = os.WriteFile(p, []byte(f.Content), 0o644)
+				mode := f.Mode
+				if mode == 0 {
+					mode = 0o644
+				}
+				if err = os.WriteFile(p, []byte(f.Content), mode); err == nil {
+					err = os.Chmod(p, mode)
+				}
 			}
 			if err != nil {
 				return "", "", err

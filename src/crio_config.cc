@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-// The same toml++ configuration as registries.cc: the library is header-only
-// and every translation unit must instantiate it alike.
+// The same toml++ configuration as registries_parse.cc: the library is
+// header-only and every translation unit must instantiate it alike.
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
 #define TOML_ENABLE_UNRELEASED_FEATURES 1

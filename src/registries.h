@@ -1,6 +1,9 @@
 // registries.conf (containers-registries.conf(5), v2 format) as
 // containers/image v5.40 reads it: which registry entry a reference matches
-// and, in order, the sources a pull of it will try.
+// and, in order, the sources a pull of it will try. One file per step:
+// registries_parse.cc (one file's TOML, after toml_guard.cc),
+// registries_load.cc (which files, merged), registries.cc (matching and pull
+// sources).
 #pragma once
 
 #include <string>

@@ -1,36 +1,77 @@
 #include "dns.h"
 
-#include <netdb.h>
+#include <ares.h>
+#include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 namespace {
 
 using Kind = HttpError::Kind;
+using Clock = std::chrono::steady_clock;
 using tcp = boost::asio::ip::tcp;
 
 HttpError Fail(Kind kind, std::string message) {
   return HttpError{kind, std::move(message)};
 }
 
-// Shared between a caller and a resolver thread it may abandon.
-struct ResolveState {
-  std::mutex mu;
-  std::condition_variable cv;
+// What the callback of one ares_getaddrinfo call leaves for the caller.
+struct Lookup {
   bool done = false;
-  int rc = 0;
-  int err = 0;
+  int status = ARES_SUCCESS;
+  unsigned short port = 0;
   std::vector<tcp::endpoint> endpoints;
 };
 
+void OnAddrinfo(void* arg, int status, int /*timeouts*/,
+                ares_addrinfo* result) {
+  auto* lookup = static_cast<Lookup*>(arg);
+  lookup->done = true;
+  lookup->status = status;
+  if (result == nullptr) return;
+  for (auto* node = result->nodes; node != nullptr; node = node->ai_next) {
+    bool inet = node->ai_family == AF_INET || node->ai_family == AF_INET6;
+    tcp::endpoint ep;
+    if (!inet || node->ai_addr == nullptr ||
+        static_cast<std::size_t>(node->ai_addrlen) > ep.capacity()) {
+      continue;
+    }
+    std::memcpy(ep.data(), node->ai_addr, node->ai_addrlen);
+    ep.resize(node->ai_addrlen);
+    ep.port(lookup->port);
+    lookup->endpoints.push_back(ep);
+  }
+  ares_freeaddrinfo(result);
+}
+
+struct ChannelDestroyer {
+  void operator()(ares_channel channel) const { ares_destroy(channel); }
+};
+using Channel =
+    std::unique_ptr<std::remove_pointer_t<ares_channel>, ChannelDestroyer>;
+
+// Milliseconds until c-ares next needs to retry, capped by the deadline;
+// rounded up so a wait never ends just short of either.
+int WaitMillis(ares_channel channel, Clock::duration left) {
+  auto left_us = std::chrono::ceil<std::chrono::microseconds>(left).count();
+  timeval max{};
+  max.tv_sec = static_cast<time_t>(left_us / 1000000);
+  max.tv_usec = static_cast<suseconds_t>(left_us % 1000000);
+  timeval next{};
+  timeval* wait = ares_timeout(channel, &max, &next);
+  long long ms = static_cast<long long>(wait->tv_sec) * 1000 +
+                 (wait->tv_usec + 999) / 1000;
+  return static_cast<int>(std::clamp<long long>(ms, 0, 60 * 1000));
+}
+
 }  // namespace
 
-HttpResult<std::vector<tcp::endpoint>> resolve_host(
-    const HttpUrl& url, std::chrono::steady_clock::time_point deadline) {
+HttpResult<std::vector<tcp::endpoint>> resolve_host(const HttpUrl& url,
+                                                    Clock::time_point deadline,
+                                                    const DnsConfig& config) {
   auto port = static_cast<unsigned short>(url.port);
   if (url.ip_literal) {
     boost::system::error_code ec;
@@ -41,48 +82,79 @@ HttpResult<std::vector<tcp::endpoint>> resolve_host(
     }
     return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
   }
-  auto state = std::make_shared<ResolveState>();
-  try {
-    std::thread([state, host = url.host, port] {
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* res = nullptr;
-      int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-      int err = errno;
-      std::vector<tcp::endpoint> endpoints;
-      for (addrinfo* ai = rc == 0 ? res : nullptr; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
-          tcp::endpoint ep;
-          std::memcpy(ep.data(), ai->ai_addr, ai->ai_addrlen);
-          ep.port(port);
-          endpoints.push_back(ep);
-        }
-      }
-      if (res != nullptr) freeaddrinfo(res);
-      std::lock_guard<std::mutex> lock(state->mu);
-      state->rc = rc;
-      state->err = err;
-      state->endpoints = std::move(endpoints);
-      state->done = true;
-      state->cv.notify_all();
-    }).detach();
-  } catch (const std::system_error& e) {
-    return Fail(Kind::kTransport,
-                std::string("cannot start DNS lookup: ") + e.what());
+
+  // ares_library_init only does work with WinSock; on Linux a channel needs
+  // no process-wide set-up.
+  ares_options options{};
+  int optmask = 0;
+  std::string resolv_conf = config.resolv_conf;
+  if (!resolv_conf.empty()) {
+    options.resolvconf_path = resolv_conf.data();
+    optmask |= ARES_OPT_RESOLVCONF;
   }
-  std::unique_lock<std::mutex> lock(state->mu);
-  if (!state->cv.wait_until(lock, deadline, [&] { return state->done; })) {
-    return Fail(Kind::kTimeout, "timed out resolving \"" + url.host + "\"");
+  if (config.port != 0) {
+    options.udp_port = config.port;  // host order: c-ares converts it
+    options.tcp_port = config.port;
+    optmask |= ARES_OPT_UDP_PORT | ARES_OPT_TCP_PORT;
   }
-  if (state->rc != 0) {
-    std::string why = state->rc == EAI_SYSTEM ? std::strerror(state->err)
-                                              : gai_strerror(state->rc);
-    return Fail(Kind::kTransport,
-                "cannot resolve \"" + url.host + "\": " + why);
+  // Declared before the channel: destroying the channel runs the callback
+  // of an unfinished lookup (ARES_EDESTRUCTION), which writes here.
+  Lookup lookup;
+  lookup.port = port;
+  ares_channel raw = nullptr;
+  int rc = ares_init_options(&raw, &options, optmask);
+  Channel channel(raw);
+  if (rc != ARES_SUCCESS) {
+    return Fail(Kind::kTransport, "cannot start the DNS resolver for \"" +
+                                      url.host + "\": " + ares_strerror(rc));
   }
-  if (state->endpoints.empty()) {
+  ares_addrinfo_hints hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  // /etc/hosts is read inside this call: such a name is done already.
+  ares_getaddrinfo(channel.get(), url.host.c_str(), nullptr, &hints, OnAddrinfo,
+                   &lookup);
+
+  while (!lookup.done) {
+    auto now = Clock::now();
+    if (now >= deadline) {
+      return Fail(Kind::kTimeout, "timed out resolving \"" + url.host + "\"");
+    }
+    ares_socket_t sockets[ARES_GETSOCK_MAXNUM];
+    int bits = ares_getsock(channel.get(), sockets, ARES_GETSOCK_MAXNUM);
+    pollfd fds[ARES_GETSOCK_MAXNUM];
+    nfds_t count = 0;
+    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+      short events = 0;
+      if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
+      if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
+      if (events != 0) fds[count++] = pollfd{sockets[i], events, 0};
+    }
+    int ready = poll(fds, count, WaitMillis(channel.get(), deadline - now));
+    if (ready < 0 && errno != EINTR) {
+      return Fail(Kind::kTransport, "cannot resolve \"" + url.host +
+                                        "\": poll: " + std::strerror(errno));
+    }
+    bool handled = false;
+    for (nfds_t i = 0; ready > 0 && i < count; ++i) {
+      if (fds[i].revents == 0) continue;
+      bool in = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+      bool out = (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+      ares_process_fd(channel.get(), in ? fds[i].fd : ARES_SOCKET_BAD,
+                      out ? fds[i].fd : ARES_SOCKET_BAD);
+      handled = true;
+    }
+    // Nothing ready: let c-ares resend or give up on servers that timed out.
+    if (!handled) {
+      ares_process_fd(channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    }
+  }
+  if (lookup.status != ARES_SUCCESS) {
+    return Fail(Kind::kTransport, "cannot resolve \"" + url.host +
+                                      "\": " + ares_strerror(lookup.status));
+  }
+  if (lookup.endpoints.empty()) {
     return Fail(Kind::kTransport, "no address for \"" + url.host + "\"");
   }
-  return std::move(state->endpoints);
+  return std::move(lookup.endpoints);
 }

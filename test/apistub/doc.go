@@ -12,5 +12,7 @@
 //	cd test && go test ./apistub/...
 //
 // CRIO_CREDENTIAL_PROVIDER_BIN names the binary (default
-// ../build/crio-credential-provider relative to test/).
+// ../build/crio-credential-provider relative to test/);
+// CRIO_CREDENTIAL_PROVIDER_STATIC_BIN, when set, a fully static build that
+// TestAPIServerByHostName runs as well (ctest sets both).
 package apistub

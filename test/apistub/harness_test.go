@@ -134,6 +134,7 @@ type env struct {
 	kubeConfigDir string // empty: nothing from the host's /etc/kubernetes
 	caFile        string
 	apiServer     string
+	bin           string // the provider binary; empty: binary
 
 	pod podObjects
 	// Strings that must never appear in the provider's output.
@@ -364,7 +365,11 @@ func (e *env) run(stdin []byte, extra ...string) result {
 func (e *env) runWrapped(wrapper []string, stdin []byte, extra ...string) result {
 	e.t.Helper()
 	args := append(e.flags(), extra...)
-	argv := append(append(append([]string(nil), wrapper...), binary), args...)
+	bin := binary
+	if e.bin != "" {
+		bin = e.bin
+	}
+	argv := append(append(append([]string(nil), wrapper...), bin), args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -392,7 +397,7 @@ func (e *env) runWrapped(wrapper []string, stdin []byte, extra ...string) result
 		res.wrote = err == nil
 	}
 	if cmd.ProcessState == nil {
-		e.t.Fatalf("cannot run %s: %v", binary, err)
+		e.t.Fatalf("cannot run %s: %v", bin, err)
 	}
 	e.checkNoLeak(res)
 	checkPrintable(e.t, res)

@@ -40,7 +40,7 @@ std::string NodeNameFromCertificate(const std::string& pem) {
 
 // The kubelet's kubeconfig: --kubeconfig, else the first that exists of
 // kubelet's usual paths; empty when none does.
-std::string KubeletKubeconfigPath(const Options& options) {
+std::string KubeletKubeconfigPath(const ClusterOptions& options) {
   if (!options.kubeconfig.empty()) return options.kubeconfig;
   for (const char* candidate :
        {"/var/lib/kubelet/kubeconfig", "/etc/kubernetes/kubelet.conf"})
@@ -69,7 +69,18 @@ std::string server_from_env_file(std::string_view text) {
   return "https://" + host + ":" + (port.empty() ? "443" : port);
 }
 
-Result<ClusterAccess> cluster_access(const Options& options,
+ApiErrorContext api_error_context(const ClusterAccess& access,
+                                  const ClusterOptions& options) {
+  ApiErrorContext c;
+  c.server = access.api.server;
+  c.timeout = access.api.timeout;
+  c.kube_config_dir = options.kube_config_dir;
+  c.node_identity = options.api_identity == ApiIdentity::kNode;
+  c.node_name = access.node_name;
+  return c;
+}
+
+Result<ClusterAccess> cluster_access(const ClusterOptions& options,
                                      const std::string& pod_token,
                                      const Logger& log) {
   ClusterAccess access;

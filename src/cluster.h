@@ -3,9 +3,10 @@
 
 #include <string>
 
-#include "flags.h"
+#include "api_errors.h"
 #include "kubeapi.h"
 #include "log.h"
+#include "options.h"
 #include "result.h"
 
 struct ClusterAccess {
@@ -24,9 +25,14 @@ struct ClusterAccess {
 // (--ca-file, then the kubeconfig's, then <kube-config-dir>/pki/ca.crt, then
 // the system trust store) and the identity (the pod's token, or the node's
 // client certificate).
-Result<ClusterAccess> cluster_access(const Options& options,
+Result<ClusterAccess> cluster_access(const ClusterOptions& options,
                                      const std::string& pod_token,
                                      const Logger& log);
+
+// Who asked which API server, for the advice on a failed call
+// (api_errors.h); the pod is the caller's to add.
+ApiErrorContext api_error_context(const ClusterAccess& access,
+                                  const ClusterOptions& options);
 
 // Parses KUBERNETES_SERVICE_HOST/PORT out of an apiserver-url.env text into
 // "https://host:port"; empty when the host is missing.

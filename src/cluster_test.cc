@@ -43,8 +43,8 @@ struct Node {
             "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
             "current-context: x\n");
   }
-  Options TokenMode() const {
-    Options o;
+  ClusterOptions TokenMode() const {
+    ClusterOptions o;
     o.kube_config_dir = (dir / "etc-kubernetes").string();
     o.kubeconfig = Kubeconfig();
     return o;
@@ -75,7 +75,7 @@ TEST(ClusterAccess, TokenModeFallsBackToKubeletsKubeconfig) {
 
 TEST(ClusterAccess, ExplicitAndKubeadmCaComeFirst) {
   Node node;
-  Options o = node.TokenMode();
+  ClusterOptions o = node.TokenMode();
   o.api_server = "https://10.0.0.1:6443";
   std::string kubeadm =
       node.Write("etc-kubernetes/pki/ca.crt", TestPki().other_ca.cert_pem);
@@ -94,7 +94,7 @@ TEST(ClusterAccess, ExplicitAndKubeadmCaComeFirst) {
 
 TEST(ClusterAccess, UnusableKubeconfigLeavesTheSystemStore) {
   Node node;
-  Options o = node.TokenMode();
+  ClusterOptions o = node.TokenMode();
   o.kubeconfig = node.Write("broken.conf", "current-context: nope\n");
   auto access = cluster_access(o, "t", Quiet());
   ASSERT_TRUE(access.ok());

@@ -17,6 +17,7 @@
 #include "command.h"
 #include "crio_config.h"
 #include "duration.h"
+#include "flags.h"
 #include "http.h"
 #include "keyring.h"
 #include "kubelet_config.h"
@@ -108,29 +109,12 @@ std::optional<bool> ExplicitGate(const std::vector<std::string>& kubelet) {
   return std::nullopt;
 }
 
-bool Given(const Options& o, std::string_view flag) {
-  return std::any_of(o.given.begin(), o.given.end(),
-                     [&](const auto& g) { return g.first == flag; });
-}
-
 std::string SelfDir() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return ".";
   std::string path(buf, static_cast<size_t>(n));
   return path.substr(0, path.rfind('/'));
-}
-
-// The provider's own advice for a failed API call (api_errors.cc), so an
-// operator reads the same fix from doctor and from a failed pull.
-ApiErrorContext Context(const ClusterAccess& access, const Options& o) {
-  ApiErrorContext c;
-  c.server = access.api.server;
-  c.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout);
-  c.kube_config_dir = o.kube_config_dir;
-  c.node_identity = o.api_identity == ApiIdentity::kNode;
-  c.node_name = access.node_name;
-  return c;
 }
 
 ApiError AsApiError(const HttpError& e, const std::string& resource) {
@@ -156,7 +140,7 @@ ApiError AsApiError(const HttpError& e, const std::string& resource) {
   return api;
 }
 
-CheckResult CheckApiServer(const ClusterAccess& access, const Options& o,
+CheckResult CheckApiServer(const ClusterAccess& access, const ClusterOptions& o,
                            std::unique_ptr<HttpClient>& client) {
   const ApiConfig& api = access.api;
   HttpClientConfig config;
@@ -177,7 +161,7 @@ CheckResult CheckApiServer(const ClusterAccess& access, const Options& o,
   if (!response)
     return Failed("api-server", where + ": GET /version failed",
                   describe_api_error(AsApiError(response.error(), "version"),
-                                     Context(access, o))
+                                     api_error_context(access, o))
                       .message);
   if (response->status != 200)
     return Failed("api-server",
@@ -198,15 +182,15 @@ CheckResult CheckApiServer(const ClusterAccess& access, const Options& o,
                 where + ": reachable" + version + ", certificate verified");
 }
 
-CheckResult CheckNodeIdentity(const ClusterAccess& access, const Options& o,
-                              HttpClient& client) {
+CheckResult CheckNodeIdentity(const ClusterAccess& access,
+                              const ClusterOptions& o, HttpClient& client) {
   auto response = client.get("/api/v1/nodes/" + access.node_name,
                              HttpClient::Clock::now() + o.timeout);
   std::string who = "system:node:" + access.node_name;
   if (!response)
     return Failed("node-identity", who + ": GET its Node failed",
                   describe_api_error(AsApiError(response.error(), "nodes"),
-                                     Context(access, o))
+                                     api_error_context(access, o))
                       .message);
   if (response->status == 200)
     return Passed("node-identity",
@@ -219,7 +203,7 @@ CheckResult CheckNodeIdentity(const ClusterAccess& access, const Options& o,
         access.node_name};
     return Failed("node-identity",
                   who + ": the API server refused the client certificate",
-                  describe_api_error(e, Context(access, o)).message);
+                  describe_api_error(e, api_error_context(access, o)).message);
   }
   if (response->status == 404)
     return Warned("node-identity",
@@ -274,7 +258,7 @@ bool pattern_covers_prefix(const std::string& pattern,
 }
 
 std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
-                                              const Options& provider,
+                                              const ProviderOptions& provider,
                                               const RegistriesConf* conf) {
   std::vector<CheckResult> out;
   if (e.api_version == kProviderApiVersion)
@@ -285,7 +269,7 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
                          "set apiVersion: " + std::string(kProviderApiVersion) +
                              " (tokenAttributes needs v1)"));
 
-  bool token_mode = provider.api_identity == ApiIdentity::kToken;
+  bool token_mode = provider.cluster.api_identity == ApiIdentity::kToken;
   if (!e.has_token_attributes || e.audience.empty()) {
     std::string what =
         e.has_token_attributes
@@ -348,7 +332,7 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
 
   if (!conf) return out;
   std::vector<std::string> needed =
-      prefixes_needing_provider(*conf, provider.mirror_registries);
+      prefixes_needing_provider(*conf, provider.registries.mirror_registries);
   std::vector<std::string> uncovered, mirror_only;
   for (const std::string& prefix : needed)
     if (std::none_of(e.match_images.begin(), e.match_images.end(),
@@ -416,12 +400,7 @@ CheckResult check_feature_gate(const std::array<int, 3>* version,
   return Passed(name, v + ", " + std::string(kGate) + " on");
 }
 
-int run_doctor(const Options& o) {
-  if (!o.positional.empty()) {
-    std::cerr << "crio-credential-provider: error: doctor takes no "
-                 "arguments, only flags (see doctor --help)\n";
-    return 2;
-  }
+int run_doctor(const DoctorOptions& o) {
   std::vector<CheckResult> checks;
   std::vector<std::string> kubelet = KubeletCommandLine();
 
@@ -454,18 +433,19 @@ int run_doctor(const Options& o) {
                config_path + " lists " + std::string(kProviderName)));
 
   // The provider's flags: those kubelet passes it, else doctor's own.
-  Options provider = o;
+  ProviderOptions provider = o.provider;
   if (entry) {
-    auto parsed = parse_args(entry->args);
+    auto parsed = parse_provider_args(entry->args);
     if (!parsed) {
       checks.push_back(Failed("provider-args",
                               "args: " + parsed.error().message,
                               "fix the provider's args in " + config_path));
     } else {
-      provider = parsed->options;
+      provider = std::move(*parsed);
     }
   }
-  if (!Given(o, "timeout")) provider.timeout = o.timeout;
+  // doctor's own --timeout bounds its checks, else the provider's does.
+  if (o.timeout_given) provider.cluster.timeout = o.provider.cluster.timeout;
 
   std::string binary = bin_dir + "/" + std::string(kProviderName);
   if (::access(binary.c_str(), X_OK) == 0)
@@ -477,9 +457,7 @@ int run_doctor(const Options& o) {
                    "/ (kubelet's "
                    "--image-credential-provider-bin-dir)"));
 
-  auto conf = load_registries(default_registries_paths(
-      provider.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      provider.registries_conf_dir));
+  auto conf = load_registries(provider.registries);
   if (entry) {
     auto entry_checks =
         check_provider_entry(*entry, provider, conf ? &*conf : nullptr);
@@ -488,7 +466,7 @@ int run_doctor(const Options& o) {
 
   // kubelet's version and the feature gate.
   std::string kubelet_bin = o.kubelet_bin;
-  if (!Given(o, "kubelet-bin") && !kubelet.empty()) kubelet_bin = kubelet[0];
+  if (!o.kubelet_bin_given && !kubelet.empty()) kubelet_bin = kubelet[0];
   auto kubelet_version =
       run_command({kubelet_bin, "--version"}, std::chrono::seconds(5));
   std::optional<std::array<int, 3>> kv;
@@ -522,23 +500,23 @@ int run_doctor(const Options& o) {
   if (!auth_dir)
     checks.push_back(Failed("namespaced-auth-dir", auth_dir.error().message,
                             "fix CRI-O's configuration"));
-  else if (*auth_dir != provider.auth_dir)
+  else if (*auth_dir != provider.crio.auth_dir)
     checks.push_back(Failed("namespaced-auth-dir",
                             "CRI-O reads auth files from " + *auth_dir +
                                 ", the provider writes them to " +
-                                provider.auth_dir,
+                                provider.crio.auth_dir,
                             "make them equal: --auth-dir=" + *auth_dir +
                                 " in the provider's args, or [crio.image] "
                                 "namespaced_auth_dir = \"" +
-                                provider.auth_dir + "\" in " +
+                                provider.crio.auth_dir + "\" in " +
                                 o.crio_config_dir + "/ (then restart CRI-O)"));
   else
     checks.push_back(Passed("namespaced-auth-dir", *auth_dir));
 
-  std::string registries =
-      (provider.registries_conf.empty() ? std::string("registries.conf")
-                                        : provider.registries_conf) +
-      " and " + provider.registries_conf_dir;
+  std::string registries = (provider.registries.registries_conf.empty()
+                                ? std::string("registries.conf")
+                                : provider.registries.registries_conf) +
+                           " and " + provider.registries.registries_conf_dir;
   if (!conf)
     checks.push_back(Failed("registries-conf", conf.error().message,
                             "fix registries.conf: CRI-O refuses it too"));
@@ -555,21 +533,22 @@ int run_doctor(const Options& o) {
 
   // The API server, verified with the CA the provider would use.
   Logger quiet(LogLevel::kError, /*to_syslog=*/false);
-  auto access = cluster_access(provider, "", quiet);
+  const ClusterOptions& cluster = provider.cluster;
+  auto access = cluster_access(cluster, "", quiet);
   std::unique_ptr<HttpClient> client;
   if (!access) {
     checks.push_back(Failed("api-server", access.error().message,
                             "fix the provider's args"));
   } else {
-    checks.push_back(CheckApiServer(*access, provider, client));
-    if (provider.api_identity == ApiIdentity::kNode &&
+    checks.push_back(CheckApiServer(*access, cluster, client));
+    if (cluster.api_identity == ApiIdentity::kNode &&
         checks.back().status != CheckStatus::kFail)
-      checks.push_back(CheckNodeIdentity(*access, provider, *client));
+      checks.push_back(CheckNodeIdentity(*access, cluster, *client));
   }
 
   // Pull records an earlier version left open to every pod.
-  std::string root = o.kubelet_root_dir;
-  if (!Given(o, "kubelet-root-dir"))
+  std::string root = o.provider.crio.kubelet_root_dir;
+  if (!o.kubelet_root_dir_given)
     root = FlagValue(kubelet, "root-dir").value_or(root);
   if (conf) {
     auto shared = shared_mirrored_pull_records(root, *conf);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "credential_provider_config.h"
-#include "flags.h"
+#include "options.h"
 #include "registries.h"
 
 enum class CheckStatus { kOk, kWarn, kFail };
@@ -26,7 +26,7 @@ struct CheckResult {
 // registries.conf (unit-testable): apiVersion, tokenAttributes, cacheType,
 // defaultCacheDuration and --cache-duration, matchImages coverage.
 std::vector<CheckResult> check_provider_entry(const ProviderEntry& entry,
-                                              const Options& provider,
+                                              const ProviderOptions& provider,
                                               const RegistriesConf* conf);
 
 // kubelet's matchImages test: whether `pattern` covers the images of the
@@ -41,4 +41,4 @@ CheckResult check_feature_gate(const std::array<int, 3>* version,
 
 // Runs every check and prints them (text or --json); returns the exit code:
 // 1 when any check FAILed.
-int run_doctor(const Options& options);
+int run_doctor(const DoctorOptions& options);

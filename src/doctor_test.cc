@@ -37,7 +37,7 @@ RegistriesConf Conf() {
 TEST(Doctor, GoodEntryIsAllOk) {
   RegistriesConf conf = Conf();
   for (const CheckResult& c :
-       check_provider_entry(GoodEntry(), Options{}, &conf))
+       check_provider_entry(GoodEntry(), ProviderOptions{}, &conf))
     EXPECT_EQ(c.status, CheckStatus::kOk) << c.name << ": " << c.message;
 }
 
@@ -46,24 +46,26 @@ TEST(Doctor, EachMistakeFailsWithItsFix) {
   ProviderEntry mirror_only = GoodEntry();
   mirror_only.match_images = {"mirror.corp"};
   const CheckResult& m =
-      Find(check_provider_entry(mirror_only, Options{}, &conf), "match-images");
+      Find(check_provider_entry(mirror_only, ProviderOptions{}, &conf),
+           "match-images");
   EXPECT_EQ(m.status, CheckStatus::kFail);
   EXPECT_NE(m.message.find("name only mirrors"), std::string::npos);
 
   ProviderEntry narrow = GoodEntry();
   narrow.match_images = {"quay.io"};
-  EXPECT_EQ(Find(check_provider_entry(narrow, Options{}, &conf), "match-images")
+  EXPECT_EQ(Find(check_provider_entry(narrow, ProviderOptions{}, &conf),
+                 "match-images")
                 .status,
             CheckStatus::kFail);
 
   ProviderEntry no_token = GoodEntry();
   no_token.has_token_attributes = false;
-  EXPECT_EQ(
-      Find(check_provider_entry(no_token, Options{}, &conf), "token-attributes")
-          .status,
-      CheckStatus::kFail);
-  Options node;
-  node.api_identity = ApiIdentity::kNode;
+  EXPECT_EQ(Find(check_provider_entry(no_token, ProviderOptions{}, &conf),
+                 "token-attributes")
+                .status,
+            CheckStatus::kFail);
+  ProviderOptions node;
+  node.cluster.api_identity = ApiIdentity::kNode;
   EXPECT_EQ(
       Find(check_provider_entry(no_token, node, &conf), "token-attributes")
           .status,
@@ -72,17 +74,18 @@ TEST(Doctor, EachMistakeFailsWithItsFix) {
   ProviderEntry no_cache_type = GoodEntry();
   no_cache_type.cache_type = "";
   const CheckResult& ct =
-      Find(check_provider_entry(no_cache_type, Options{}, &conf), "cache-type");
+      Find(check_provider_entry(no_cache_type, ProviderOptions{}, &conf),
+           "cache-type");
   EXPECT_EQ(ct.status, CheckStatus::kFail);
   EXPECT_NE(ct.fix.find("cacheType: Token"), std::string::npos);
 
   ProviderEntry no_default = GoodEntry();
   no_default.default_cache_duration.reset();
-  EXPECT_EQ(
-      Find(check_provider_entry(no_default, Options{}, &conf), "cache-duration")
-          .status,
-      CheckStatus::kFail);
-  Options cached;
+  EXPECT_EQ(Find(check_provider_entry(no_default, ProviderOptions{}, &conf),
+                 "cache-duration")
+                .status,
+            CheckStatus::kFail);
+  ProviderOptions cached;
   cached.cache_duration = std::chrono::minutes(5);
   EXPECT_EQ(
       Find(check_provider_entry(GoodEntry(), cached, &conf), "cache-duration")

@@ -1,180 +1,236 @@
 #include "flags.h"
 
-#include <functional>
-#include <map>
+#include <algorithm>
+#include <utility>
 
 #include "duration.h"
+#include "usage.h"
 
 namespace {
 
-using Setter = std::function<Result<Ok>(Options&, const std::string&)>;
+// The flags given, {name, value} in command-line order, each one the table
+// gives to the command (booleans have the value "true" or "false").
+using Given = std::vector<std::pair<std::string, std::string>>;
 
-Result<Ok> SetDuration(std::chrono::nanoseconds& out, const std::string& flag,
-                       const std::string& value, bool allow_zero) {
+// A flag's value taken into an option: Result<bool> says whether the flag
+// was one of this piece's (true), or not (false), or its value is invalid.
+Result<bool> SetDuration(std::chrono::nanoseconds& out, const std::string& flag,
+                         const std::string& value, bool allow_zero) {
   auto d = parse_go_duration(value);
   if (!d || d->count() < 0 || (!allow_zero && d->count() == 0))
     return Error{"--" + flag + " takes a " + (allow_zero ? "" : "positive ") +
                  "Go duration such as 30s or 5m, not \"" + value + "\""};
   out = *d;
-  return Ok{};
+  return true;
 }
 
-Setter Path(std::string Options::*field) {
-  return [field](Options& o, const std::string& v) -> Result<Ok> {
-    o.*field = v;
-    return Ok{};
-  };
+Result<bool> SetRegistries(RegistriesOptions& o, const std::string& name,
+                           const std::string& value) {
+  if (name == "registries-conf") {
+    o.registries_conf = value;
+  } else if (name == "registries-conf-dir") {
+    o.registries_conf_dir = value;
+  } else if (name == "mirror-registry") {
+    std::string location = value;
+    while (!location.empty() && location.back() == '/') location.pop_back();
+    if (location.empty() || location.find("://") != std::string::npos)
+      return Error{
+          "--mirror-registry takes HOST[:PORT][/PATH] without a scheme, "
+          "not \"" +
+          value + "\""};
+    o.mirror_registries.push_back(location);
+  } else {
+    return false;
+  }
+  return true;
 }
 
-const std::map<std::string, Setter>& ValueFlags() {
-  static const std::map<std::string, Setter> flags = {
-      {"registries-conf", Path(&Options::registries_conf)},
-      {"registries-conf-dir", Path(&Options::registries_conf_dir)},
-      {"auth-dir", Path(&Options::auth_dir)},
-      {"kubelet-root-dir", Path(&Options::kubelet_root_dir)},
-      {"global-auth-file", Path(&Options::global_auth_file)},
-      {"api-server", Path(&Options::api_server)},
-      {"kube-config-dir", Path(&Options::kube_config_dir)},
-      {"ca-file", Path(&Options::ca_file)},
-      {"kubeconfig", Path(&Options::kubeconfig)},
-      {"namespace", Path(&Options::namespace_name)},
-      {"auth-file-out", Path(&Options::auth_file_out)},
-      {"audience", Path(&Options::audience)},
-      {"credential-provider-config",
-       Path(&Options::credential_provider_config)},
-      {"credential-provider-bin-dir",
-       Path(&Options::credential_provider_bin_dir)},
-      {"kubelet-bin", Path(&Options::kubelet_bin)},
-      {"crio-bin", Path(&Options::crio_bin)},
-      {"crio-config", Path(&Options::crio_config)},
-      {"crio-config-dir", Path(&Options::crio_config_dir)},
-      {"dockercfg",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         o.dockercfg_files.push_back(v);
-         return Ok{};
-       }},
-      {"mirror-registry",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         std::string value = v;
-         while (!value.empty() && value.back() == '/') value.pop_back();
-         if (value.empty() || value.find("://") != std::string::npos)
-           return Error{
-               "--mirror-registry takes HOST[:PORT][/PATH] without a "
-               "scheme, not \"" +
-               v + "\""};
-         o.mirror_registries.push_back(value);
-         return Ok{};
-       }},
-      {"secrets",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         if (v == "pod")
-           o.secrets = SecretsMode::kPod;
-         else if (v == "namespace")
-           o.secrets = SecretsMode::kNamespace;
-         else
-           return Error{"--secrets takes pod or namespace, not \"" + v + "\""};
-         return Ok{};
-       }},
-      {"api-identity",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         if (v == "token")
-           o.api_identity = ApiIdentity::kToken;
-         else if (v == "node")
-           o.api_identity = ApiIdentity::kNode;
-         else
-           return Error{"--api-identity takes token or node, not \"" + v +
-                        "\""};
-         return Ok{};
-       }},
-      {"ticket-dir", Path(&Options::ticket_dir)},
-      {"runtime",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         if (v == "crio" || v == "cri-o")
-           o.runtime = Runtime::kCrio;
-         else if (v == "containerd")
-           o.runtime = Runtime::kContainerd;
-         else
-           return Error{"--runtime takes crio or containerd, not \"" + v +
-                        "\""};
-         return Ok{};
-       }},
-      {"ticket-ttl",
-       [](Options& o, const std::string& v) {
-         return SetDuration(o.ticket_ttl, "ticket-ttl", v, false);
-       }},
-      {"log-level",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         if (!parse_log_level(v, o.log_level))
-           return Error{"--log-level takes error, warn, info or debug, not \"" +
-                        v + "\""};
-         return Ok{};
-       }},
-      {"cache-duration",
-       [](Options& o, const std::string& v) -> Result<Ok> {
-         auto set = SetDuration(o.cache_duration, "cache-duration", v, true);
-         if (set && o.cache_duration.count() != 0)
-           return Error{
-               "--cache-duration must be 0s: kubelet would not run the "
-               "provider again for that long, so those pulls would find no "
-               "auth file (CRI-O uses each file for one pull only); remove "
-               "the flag"};
-         return set;
-       }},
-      {"stale-after",
-       [](Options& o, const std::string& v) {
-         return SetDuration(o.stale_after, "stale-after", v, false);
-       }},
-      {"timeout",
-       [](Options& o, const std::string& v) {
-         return SetDuration(o.timeout, "timeout", v, false);
-       }},
-  };
-  return flags;
+Result<bool> SetCluster(ClusterOptions& o, const std::string& name,
+                        const std::string& value) {
+  if (name == "api-server") {
+    o.api_server = value;
+  } else if (name == "kube-config-dir") {
+    o.kube_config_dir = value;
+  } else if (name == "ca-file") {
+    o.ca_file = value;
+  } else if (name == "insecure-skip-tls-verify") {
+    o.insecure_skip_tls_verify = value == "true";
+  } else if (name == "kubeconfig") {
+    o.kubeconfig = value;
+  } else if (name == "api-identity") {
+    if (value == "token")
+      o.api_identity = ApiIdentity::kToken;
+    else if (value == "node")
+      o.api_identity = ApiIdentity::kNode;
+    else
+      return Error{"--api-identity takes token or node, not \"" + value + "\""};
+  } else if (name == "timeout") {
+    return SetDuration(o.timeout, name, value, false);
+  } else {
+    return false;
+  }
+  return true;
 }
 
-const std::map<std::string, bool Options::*>& BoolFlags() {
-  static const std::map<std::string, bool Options::*> flags = {
-      {"insecure-skip-tls-verify", &Options::insecure_skip_tls_verify},
-      {"version", &Options::version},
-      {"version-json", &Options::version_json},
-      {"json", &Options::json},
-      {"help", &Options::help},
-  };
-  return flags;
+Result<bool> SetProvider(ProviderOptions& o, const std::string& name,
+                         const std::string& value) {
+  if (auto taken = SetRegistries(o.registries, name, value); !taken || *taken)
+    return taken;
+  if (auto taken = SetCluster(o.cluster, name, value); !taken || *taken)
+    return taken;
+  if (name == "secrets") {
+    if (value == "pod")
+      o.secrets = SecretsMode::kPod;
+    else if (value == "namespace")
+      o.secrets = SecretsMode::kNamespace;
+    else
+      return Error{"--secrets takes pod or namespace, not \"" + value + "\""};
+  } else if (name == "global-auth-file") {
+    o.global_auth_file = value;
+  } else if (name == "cache-duration") {
+    auto set = SetDuration(o.cache_duration, name, value, true);
+    if (set && o.cache_duration.count() != 0)
+      return Error{
+          "--cache-duration must be 0s: kubelet would not run the provider "
+          "again for that long, so those pulls would find no auth file "
+          "(CRI-O uses each file for one pull only); remove the flag"};
+    return set;
+  } else if (name == "log-level") {
+    if (!parse_log_level(value, o.log_level))
+      return Error{"--log-level takes error, warn, info or debug, not \"" +
+                   value + "\""};
+  } else if (name == "runtime") {
+    if (value == "crio" || value == "cri-o")
+      o.runtime = Runtime::kCrio;
+    else if (value == "containerd")
+      o.runtime = Runtime::kContainerd;
+    else
+      return Error{"--runtime takes crio or containerd, not \"" + value + "\""};
+  } else if (name == "auth-dir") {
+    o.crio.auth_dir = value;
+  } else if (name == "kubelet-root-dir") {
+    o.crio.kubelet_root_dir = value;
+  } else if (name == "stale-after") {
+    return SetDuration(o.crio.stale_after, name, value, false);
+  } else if (name == "ticket-dir") {
+    o.ticket.ticket_dir = value;
+  } else if (name == "ticket-ttl") {
+    return SetDuration(o.ticket.ticket_ttl, name, value, false);
+  } else {
+    return false;
+  }
+  return true;
 }
 
-}  // namespace
+Result<bool> SetResolve(ResolveOptions& o, const std::string& name,
+                        const std::string& value) {
+  if (auto taken = SetRegistries(o.registries, name, value); !taken || *taken)
+    return taken;
+  if (name == "global-auth-file")
+    o.global_auth_file = value;
+  else if (name == "namespace")
+    o.namespace_name = value;
+  else if (name == "dockercfg")
+    o.dockercfg_files.push_back(value);
+  else if (name == "auth-file-out")
+    o.auth_file_out = value;
+  else if (name == "json")
+    o.json = value == "true";
+  else
+    return false;
+  return true;
+}
 
-Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
-  ParsedArgs parsed;
-  size_t i = 0;
-  static const std::pair<const char*, Command> kSubcommands[] = {
-      {"resolve", Command::kResolve},
-      {"match", Command::kMatch},
-      {"kubelet-config", Command::kKubeletConfig},
-      {"doctor", Command::kDoctor},
-  };
-  for (const auto& [word, command] : kSubcommands)
-    if (!args.empty() && args[0] == word) {
-      parsed.command = command;
-      i = 1;
-    }
-  Options& o = parsed.options;
-  for (; i < args.size(); ++i) {
+Result<bool> SetMatch(MatchOptions& o, const std::string& name,
+                      const std::string& value) {
+  if (name == "dockercfg")
+    o.dockercfg_files.push_back(value);
+  else if (name == "json")
+    o.json = value == "true";
+  else
+    return false;
+  return true;
+}
+
+Result<bool> SetKubeletConfig(KubeletConfigOptions& o, const std::string& name,
+                              const std::string& value) {
+  if (name == "audience") {
+    o.audience = value;
+    return true;
+  }
+  auto taken = SetProvider(o.provider, name, value);
+  if (taken && *taken) {
+    bool boolean = std::any_of(
+        flag_docs().begin(), flag_docs().end(),
+        [&](const FlagDoc& f) { return f.name == name && f.value.empty(); });
+    o.provider_args.push_back("--" + name +
+                              (boolean && value == "true" ? "" : "=" + value));
+  }
+  return taken;
+}
+
+Result<bool> SetDoctor(DoctorOptions& o, const std::string& name,
+                       const std::string& value) {
+  if (name == "credential-provider-config")
+    o.credential_provider_config = value;
+  else if (name == "credential-provider-bin-dir")
+    o.credential_provider_bin_dir = value;
+  else if (name == "kubelet-bin")
+    o.kubelet_bin = value, o.kubelet_bin_given = true;
+  else if (name == "crio-bin")
+    o.crio_bin = value;
+  else if (name == "crio-config")
+    o.crio_config = value;
+  else if (name == "crio-config-dir")
+    o.crio_config_dir = value;
+  else if (name == "json")
+    o.json = value == "true";
+  else {
+    o.timeout_given |= name == "timeout";
+    o.kubelet_root_dir_given |= name == "kubelet-root-dir";
+    return SetProvider(o.provider, name, value);
+  }
+  return true;
+}
+
+// The options struct of one command from its flags: `set` must take every
+// flag the table gives the command, but for those parse_args handles.
+template <typename T>
+Result<T> Build(const Given& given, Result<bool> (*set)(T&, const std::string&,
+                                                        const std::string&)) {
+  T options;
+  for (const auto& [name, value] : given) {
+    if (name == "help" || name == "version" || name == "version-json") continue;
+    auto taken = set(options, name, value);
+    if (!taken) return taken.error();
+    if (!*taken)
+      return Error{"internal error: no option takes --" + name +
+                   ", which the flag table gives this command"};
+  }
+  return options;
+}
+
+std::string CommandName(Command command) {
+  std::string_view name = command_doc(command).name;
+  return name.empty() ? "the provider mode" : std::string(name);
+}
+
+// The flags and arguments of `command`, checked against the flag table.
+Result<Ok> Scan(Command command, const std::vector<std::string>& args,
+                size_t first, Given& given,
+                std::vector<std::string>& positional) {
+  for (size_t i = first; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      o.positional.insert(o.positional.end(), args.begin() + i + 1, args.end());
+      positional.insert(positional.end(), args.begin() + i + 1, args.end());
       break;
     }
     if (arg == "-h") {
-      o.help = true;
+      given.emplace_back("help", "true");
       continue;
     }
     if (!arg.starts_with("--") || arg.size() == 2) {
-      if (parsed.command == Command::kProvider)
-        return Error{"unexpected argument \"" + arg +
-                     "\": the provider takes only flags (see --help)"};
-      o.positional.push_back(arg);
+      positional.push_back(arg);
       continue;
     }
     std::string name = arg.substr(2);
@@ -185,30 +241,102 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (auto b = BoolFlags().find(name); b != BoolFlags().end()) {
-      if (has_value && value != "true" && value != "false")
-        return Error{"--" + name + " takes no value (or =true/=false)"};
-      o.*(b->second) = !has_value || value == "true";
-      o.given.emplace_back(name, o.*(b->second) ? "true" : "false");
-      continue;
-    }
-    auto f = ValueFlags().find(name);
-    if (f == ValueFlags().end())
+    auto doc = std::find_if(flag_docs().begin(), flag_docs().end(),
+                            [&](const FlagDoc& f) { return f.name == name; });
+    if (doc == flag_docs().end())
       return Error{"unknown flag --" + name +
                    ": see --help for the flags this version takes"};
+    if (!(doc->commands & command_bit(command))) {
+      std::string help = command == Command::kProvider
+                             ? "--help"
+                             : CommandName(command) + " --help";
+      return Error{"--" + name + " is not a flag of " + CommandName(command) +
+                   ": see " + help};
+    }
+    if (doc->value.empty()) {
+      if (has_value && value != "true" && value != "false")
+        return Error{"--" + name + " takes no value (or =true/=false)"};
+      given.emplace_back(name,
+                         !has_value || value == "true" ? "true" : "false");
+      continue;
+    }
     if (!has_value) {
       if (i + 1 >= args.size()) return Error{"--" + name + " needs a value"};
       value = args[++i];
     }
-    if (auto set = f->second(o, value); !set) return set.error();
-    o.given.emplace_back(name, value);
+    given.emplace_back(name, value);
   }
-  return parsed;
+  return Ok{};
 }
 
-std::vector<std::string> flag_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, setter] : ValueFlags()) names.push_back(name);
-  for (const auto& [name, field] : BoolFlags()) names.push_back(name);
-  return names;
+bool Flag(const Given& given, std::string_view name) {
+  bool on = false;
+  for (const auto& [n, v] : given)
+    if (n == name) on = v == "true";
+  return on;
+}
+
+}  // namespace
+
+Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
+  ParsedArgs parsed;
+  size_t first = 0;
+  for (const CommandDoc& doc : command_docs())
+    if (!doc.name.empty() && !args.empty() && args[0] == doc.name) {
+      parsed.command = doc.command;
+      first = 1;
+    }
+  Given given;
+  std::vector<std::string> positional;
+  if (auto scanned = Scan(parsed.command, args, first, given, positional);
+      !scanned)
+    return scanned.error();
+  parsed.help = Flag(given, "help");
+  parsed.version = Flag(given, "version");
+  parsed.version_json = Flag(given, "version-json");
+
+  bool takes_images =
+      parsed.command == Command::kResolve || parsed.command == Command::kMatch;
+  if (!takes_images && !positional.empty())
+    return Error{"unexpected argument \"" + positional[0] +
+                 "\": " + CommandName(parsed.command) +
+                 " takes only flags (see --help)"};
+
+  auto keep = [&](auto built) -> Result<ParsedArgs> {
+    if (!built) return built.error();
+    parsed.options = std::move(*built);
+    return std::move(parsed);
+  };
+  switch (parsed.command) {
+    case Command::kProvider:
+      return keep(Build(given, SetProvider));
+    case Command::kResolve: {
+      auto resolve = Build(given, SetResolve);
+      if (resolve) resolve->images = positional;
+      return keep(std::move(resolve));
+    }
+    case Command::kMatch: {
+      auto match = Build(given, SetMatch);
+      if (match) match->images = positional;
+      return keep(std::move(match));
+    }
+    case Command::kKubeletConfig:
+      return keep(Build(given, SetKubeletConfig));
+    case Command::kDoctor:
+      return keep(Build(given, SetDoctor));
+  }
+  return Error{"internal error: unknown command"};
+}
+
+Result<ProviderOptions> parse_provider_args(
+    const std::vector<std::string>& args) {
+  Given given;
+  std::vector<std::string> positional;
+  if (auto scanned = Scan(Command::kProvider, args, 0, given, positional);
+      !scanned)
+    return scanned.error();
+  if (!positional.empty())
+    return Error{"unexpected argument \"" + positional[0] +
+                 "\": the provider takes only flags"};
+  return Build(given, SetProvider);
 }

@@ -5,8 +5,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "usage.h"
-
 namespace {
 
 // A JSON string is a valid YAML double-quoted scalar: no hand-written
@@ -56,21 +54,6 @@ std::vector<std::string> prefixes_needing_provider(
   return prefixes;
 }
 
-std::vector<std::string> provider_args(const Options& options) {
-  std::vector<std::string> args;
-  for (const auto& [name, value] : options.given) {
-    auto doc = std::find_if(flag_docs().begin(), flag_docs().end(),
-                            [&](const FlagDoc& f) { return f.name == name; });
-    if (doc == flag_docs().end() || !(doc->commands & kForProvider) ||
-        name == "help" || name.starts_with("version"))
-      continue;
-    bool boolean = doc->value.empty();
-    args.push_back("--" + name +
-                   (boolean && value == "true" ? "" : "=" + value));
-  }
-  return args;
-}
-
 std::string credential_provider_config_yaml(
     const std::vector<std::string>& match_images, std::string_view audience,
     const std::vector<std::string>& args) {
@@ -102,24 +85,21 @@ std::string credential_provider_config_yaml(
   return y;
 }
 
-int run_kubelet_config(const Options& o) {
+int run_kubelet_config(const KubeletConfigOptions& o) {
   auto fail = [](const std::string& message) {
     std::cerr << "crio-credential-provider: error: " << message << "\n";
     return 1;
   };
-  if (!o.positional.empty())
-    return fail("kubelet-config takes no arguments, only flags (see --help)");
   if (o.audience.empty())
     return fail(
         "--audience must not be empty: give an audience the API "
         "server accepts (its --api-audiences)");
-  auto conf = load_registries(default_registries_paths(
-      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      o.registries_conf_dir));
+  const RegistriesOptions& registries = o.provider.registries;
+  auto conf = load_registries(registries);
   if (!conf) return fail(conf.error().message);
   std::vector<std::string> match_images;
   for (const std::string& prefix :
-       prefixes_needing_provider(*conf, o.mirror_registries))
+       prefixes_needing_provider(*conf, registries.mirror_registries))
     for (std::string& p : kubelet_patterns(prefix))
       if (std::find(match_images.begin(), match_images.end(), p) ==
           match_images.end())
@@ -127,11 +107,12 @@ int run_kubelet_config(const Options& o) {
   if (match_images.empty())
     return fail(
         "no registries.conf entry has a mirror" +
-        std::string(o.mirror_registries.empty() ? ""
-                                                : " within --mirror-registry") +
+        std::string(registries.mirror_registries.empty()
+                        ? ""
+                        : " within --mirror-registry") +
         ", so kubelet would never need the provider: add a [[registry.mirror]] "
         "to registries.conf (or its drop-ins) first");
   std::cout << credential_provider_config_yaml(match_images, o.audience,
-                                               provider_args(o));
+                                               o.provider_args);
   return 0;
 }

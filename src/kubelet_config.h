@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "flags.h"
+#include "options.h"
 #include "registries.h"
 
 // kubelet's patterns for one registries.conf prefix. kubelet's '*' is one
@@ -23,13 +23,9 @@ std::vector<std::string> kubelet_patterns(std::string_view prefix);
 std::vector<std::string> prefixes_needing_provider(
     const RegistriesConf& conf, const std::vector<std::string>& mirror_scopes);
 
-// The provider flags among `options.given`, as "--name=value", in the order
-// given: what kubelet must pass the provider.
-std::vector<std::string> provider_args(const Options& options);
-
 std::string credential_provider_config_yaml(
     const std::vector<std::string>& match_images, std::string_view audience,
     const std::vector<std::string>& args);
 
 // Prints the YAML; returns the exit code.
-int run_kubelet_config(const Options& options);
+int run_kubelet_config(const KubeletConfigOptions& options);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "flags.h"
+
 TEST(KubeletConfig, WildcardsBecomeOnePatternPerDepth) {
   EXPECT_EQ(kubelet_patterns("docker.io"),
             std::vector<std::string>{"docker.io"});
@@ -58,8 +60,10 @@ TEST(KubeletConfig, ArgsAreTheProviderFlagsGiven) {
                        "node", "--insecure-skip-tls-verify",
                        "--mirror-registry=m.io", "--help=false"});
   ASSERT_TRUE(p.ok()) << p.error().message;
-  EXPECT_EQ(p->options.audience, "aud");
-  EXPECT_EQ(provider_args(p->options),
+  const auto& o = std::get<KubeletConfigOptions>(p->options);
+  EXPECT_EQ(o.audience, "aud");
+  EXPECT_EQ(o.provider.cluster.api_identity, ApiIdentity::kNode);
+  EXPECT_EQ(o.provider_args,
             (std::vector<std::string>{"--api-identity=node",
                                       "--insecure-skip-tls-verify",
                                       "--mirror-registry=m.io"}));

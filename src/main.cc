@@ -71,32 +71,33 @@ int Run(int argc, char** argv) {
               << log_safe(parsed.error().message) << "\n";
     return 2;
   }
-  const Options& options = parsed->options;
-  if (options.help) {
+  if (parsed->help) {
     std::cout << help_text(parsed->command);
     return 0;
   }
-  if (options.version_json) {
+  if (parsed->version_json) {
     std::cout << "{\"name\":\"crio-credential-provider\",\"version\":\""
               << CCP_VERSION << "\"}\n";
     return 0;
   }
-  if (options.version) {
+  if (parsed->version) {
     std::cout << "crio-credential-provider " << CCP_VERSION << "\n";
     return 0;
   }
   switch (parsed->command) {
     case Command::kResolve:
-      return run_resolve(options);
+      return run_resolve(std::get<ResolveOptions>(parsed->options));
     case Command::kMatch:
-      return run_match(options);
+      return run_match(std::get<MatchOptions>(parsed->options));
     case Command::kKubeletConfig:
-      return run_kubelet_config(options);
+      return run_kubelet_config(
+          std::get<KubeletConfigOptions>(parsed->options));
     case Command::kDoctor:
-      return run_doctor(options);
+      return run_doctor(std::get<DoctorOptions>(parsed->options));
     case Command::kProvider:
       break;
   }
+  const auto& options = std::get<ProviderOptions>(parsed->options);
 
   auto start = std::chrono::steady_clock::now();
   Logger log(options.log_level, /*to_syslog=*/true);

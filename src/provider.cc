@@ -17,14 +17,10 @@
 
 namespace {
 
-ApiErrorContext ErrorContext(const Options& o, const ClusterAccess& access,
+ApiErrorContext ErrorContext(const ClusterOptions& o,
+                             const ClusterAccess& access,
                              const PodIdentity& pod) {
-  ApiErrorContext c;
-  c.server = access.api.server;
-  c.timeout = access.api.timeout;
-  c.kube_config_dir = o.kube_config_dir;
-  c.node_identity = o.api_identity == ApiIdentity::kNode;
-  c.node_name = access.node_name;
+  ApiErrorContext c = api_error_context(access, o);
   c.pod_namespace = pod.ns;
   c.service_account = pod.service_account;
   return c;
@@ -32,14 +28,15 @@ ApiErrorContext ErrorContext(const Options& o, const ClusterAccess& access,
 
 // The pull secrets of the pod, in kubelet's order: the pod's own, then its
 // service account's not already named.
-Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
+Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, SecretsMode mode,
+                                             const ClusterOptions& o,
                                              const ClusterAccess& access,
                                              const PodIdentity& pod,
                                              const Logger& log) {
   auto fail = [&](const ApiError& e) -> Result<std::vector<PullSecret>> {
     return describe_api_error(e, ErrorContext(o, access, pod));
   };
-  if (o.secrets == SecretsMode::kNamespace) {
+  if (mode == SecretsMode::kNamespace) {
     auto list = api.list_pull_secrets(pod.ns);
     if (!list) return fail(list.error());
     std::sort(list->begin(), list->end(),
@@ -128,15 +125,16 @@ Result<std::vector<PullSecret>> FetchSecrets(ApiSession& api, const Options& o,
   return secrets;
 }
 
-Result<std::string> ReadAndWrite(const Options& o, const AuthDir& dir,
+Result<std::string> ReadAndWrite(const std::string& global_auth_file,
+                                 const AuthDir& dir,
                                  const std::string& file_name,
                                  const std::vector<AuthEntry>& entries,
                                  const Logger& log) {
-  auto global = read_global_auth_file(o.global_auth_file);
+  auto global = read_global_auth_file(global_auth_file);
   if (!global) return global.error();
   auto content = build_auth_file(*global, entries);
   if (!content) {
-    log.warn("ignoring the global auth file \"" + o.global_auth_file +
+    log.warn("ignoring the global auth file \"" + global_auth_file +
              "\": " + content.error().message);
     content = build_auth_file("", entries);
     if (!content) return content.error();
@@ -145,10 +143,6 @@ Result<std::string> ReadAndWrite(const Options& o, const AuthDir& dir,
     return written.error();
   return file_name;
 }
-
-}  // namespace
-
-namespace {
 
 Keyring BuildKeyring(const std::vector<PullSecret>& secrets,
                      const std::string& ns, const Logger& log) {
@@ -165,9 +159,34 @@ Keyring BuildKeyring(const std::vector<PullSecret>& secrets,
   return keyring;
 }
 
+// What either runtime needs before the API: a mode that can work and
+// registries.conf.
+Result<RegistriesConf> LoadConfig(const ProviderOptions& o) {
+  if (o.cluster.api_identity == ApiIdentity::kNode &&
+      o.secrets == SecretsMode::kNamespace)
+    return Error{
+        "--api-identity=node reads only the secrets a pod references: "
+        "use --secrets=pod with it"};
+  return load_registries(o.registries);
+}
+
+// secrets -> match: kubelet's keyring over the pod's pull secrets, read
+// from the API with the pod's token (or the node's identity).
+Result<Keyring> PodKeyring(const ProviderOptions& o,
+                           const CredentialProviderRequest& request,
+                           const PodIdentity& pod, const Logger& log) {
+  auto access = cluster_access(o.cluster, request.service_account_token, log);
+  if (!access) return access.error();
+  ApiSession api(access->api);
+  auto secrets = FetchSecrets(api, o.secrets, o.cluster, *access, pod, log);
+  if (!secrets) return secrets.error();
+  log.debug(std::to_string(api.requests()) + " API request(s)");
+  return BuildKeyring(*secrets, pod.ns, log);
+}
+
 // containerd mode: the chosen credentials go into a ticket file, kubelet
 // gets the ticket (docs/containerd.md).
-Result<std::string> IssueTicket(const Options& o,
+Result<std::string> IssueTicket(const ProviderOptions& o,
                                 const CredentialProviderRequest& request,
                                 const Reference& name, const PodIdentity& pod,
                                 const Logger& log) {
@@ -175,26 +194,15 @@ Result<std::string> IssueTicket(const Options& o,
     return Error{
         "--cache-duration must be 0s with --runtime=containerd: a ticket "
         "serves one pull, kubelet must ask again for the next"};
-  if (o.api_identity == ApiIdentity::kNode &&
-      o.secrets == SecretsMode::kNamespace)
-    return Error{
-        "--api-identity=node reads only the secrets a pod references: "
-        "use --secrets=pod with it"};
-  auto conf = load_registries(default_registries_paths(
-      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      o.registries_conf_dir));
+  auto conf = LoadConfig(o);
   if (!conf) return conf.error();
-  auto access = cluster_access(o, request.service_account_token, log);
-  if (!access) return access.error();
-  ApiSession api(access->api);
-  auto secrets = FetchSecrets(api, o, *access, pod, log);
-  if (!secrets) return secrets.error();
-  Keyring keyring = BuildKeyring(*secrets, pod.ns, log);
-  log.debug(std::to_string(api.requests()) + " API request(s)");
+  auto keyring = PodKeyring(o, request, pod, log);
+  if (!keyring) return keyring.error();
 
   std::vector<TicketSource> sources =
-      ticket_sources(*conf, name, o.mirror_registries, keyring);
-  int stale = remove_stale_tickets(o.ticket_dir, o.ticket_ttl);
+      ticket_sources(*conf, name, o.registries.mirror_registries, *keyring);
+  const TicketOptions& t = o.ticket;
+  int stale = remove_stale_tickets(t.ticket_dir, t.ticket_ttl);
   if (stale)
     log.info("removed " + std::to_string(stale) + " expired ticket(s)");
   if (sources.empty()) {
@@ -211,10 +219,10 @@ Result<std::string> IssueTicket(const Options& o,
   ticket.image = name.name();
   ticket.expires =
       std::chrono::duration_cast<std::chrono::seconds>(
-          (std::chrono::system_clock::now() + o.ticket_ttl).time_since_epoch())
+          (std::chrono::system_clock::now() + t.ticket_ttl).time_since_epoch())
           .count();
   ticket.sources = std::move(sources);
-  if (auto written = write_ticket(o.ticket_dir, ticket); !written)
+  if (auto written = write_ticket(t.ticket_dir, ticket); !written)
     return written.error();
   int with_credential = 0;
   for (const TicketSource& s : ticket.sources)
@@ -231,19 +239,12 @@ Result<std::string> IssueTicket(const Options& o,
 // The auth-file entries for the pod's pull of `name`: the pipeline from
 // registries.conf to the chosen credentials (empty: nothing to write).
 Result<std::vector<AuthEntry>> CredentialsFor(
-    const Options& o, const CredentialProviderRequest& request,
+    const ProviderOptions& o, const CredentialProviderRequest& request,
     const Reference& name, const PodIdentity& pod, const Logger& log) {
-  if (o.api_identity == ApiIdentity::kNode &&
-      o.secrets == SecretsMode::kNamespace)
-    return Error{
-        "--api-identity=node reads only the secrets a pod references: "
-        "use --secrets=pod with it"};
-
-  auto conf = load_registries(default_registries_paths(
-      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      o.registries_conf_dir));
+  auto conf = LoadConfig(o);
   if (!conf) return conf.error();
-  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
+  auto sources =
+      sources_needing_credentials(*conf, name, o.registries.mirror_registries);
   if (sources.empty()) {
     log.info("no mirror or rewrite of " + name.name() +
              " needs credentials; nothing to write");
@@ -253,33 +254,28 @@ Result<std::vector<AuthEntry>> CredentialsFor(
     log.debug("pull source " + s.reference.name() +
               (s.mirror ? " (mirror)" : " (rewrite)"));
 
-  auto access = cluster_access(o, request.service_account_token, log);
-  if (!access) return access.error();
-  ApiSession api(access->api);
-  auto secrets = FetchSecrets(api, o, *access, pod, log);
-  if (!secrets) return secrets.error();
-
-  Keyring keyring = BuildKeyring(*secrets, pod.ns, log);
-  auto choices = choose_credentials(sources, keyring);
+  auto keyring = PodKeyring(o, request, pod, log);
+  if (!keyring) return keyring.error();
+  auto choices = choose_credentials(sources, *keyring);
   for (const SourceCredential& c : choices)
     log.info(c.match ? "source " + c.source.reference.name() + ": key \"" +
                            c.match->key + "\" of secret " +
                            c.match->credential->source
                      : "source " + c.source.reference.name() +
                            ": no matching pull secret");
-  log.debug(std::to_string(api.requests()) + " API request(s)");
   return auth_entries(choices);
 }
 
 // Leaves the auth file of this call in one of two states, whatever
 // happened: written by this call, or absent. A file from an earlier call
 // (a failed pull, a verification-only call) never serves this pull.
-Result<bool> PlaceAuthFile(const Options& o, const AuthDir& dir,
+Result<bool> PlaceAuthFile(const ProviderOptions& o, const AuthDir& dir,
                            const std::string& file_name,
                            const Result<std::vector<AuthEntry>>& entries,
                            const Logger& log) {
   if (entries && !entries->empty()) {
-    auto written = ReadAndWrite(o, dir, file_name, *entries, log);
+    auto written =
+        ReadAndWrite(o.global_auth_file, dir, file_name, *entries, log);
     if (written) {
       log.info("wrote " + dir.path() + "/" + file_name +
                " with credentials for " + std::to_string(entries->size()) +
@@ -298,7 +294,7 @@ Result<bool> PlaceAuthFile(const Options& o, const AuthDir& dir,
 
 }  // namespace
 
-Result<std::string> run_provider(const Options& o,
+Result<std::string> run_provider(const ProviderOptions& o,
                                  std::string_view request_text,
                                  const Logger& log) {
   // Until the token names the namespace there is no file to speak for:
@@ -331,7 +327,7 @@ Result<std::string> run_provider(const Options& o,
   log.info("request for " + name.name() + " from pod " + pod->ns + "/" +
            pod->pod_name + " (auth file " + file_name + ")");
 
-  auto dir = open_auth_dir(o.auth_dir);
+  auto dir = open_auth_dir(o.crio.auth_dir);
   if (!dir) return dir.error();
   auto entries = CredentialsFor(o, *request, name, *pod, log);
   auto wrote = PlaceAuthFile(o, *dir, file_name, entries, log);
@@ -340,8 +336,8 @@ Result<std::string> run_provider(const Options& o,
 
   std::optional<std::set<std::string>> pending;
   int stale = remove_stale_auth_files(
-      *dir, o.stale_after, file_name, [&](std::string_view hash) {
-        if (!pending) pending = pending_pull_hashes(o.kubelet_root_dir);
+      *dir, o.crio.stale_after, file_name, [&](std::string_view hash) {
+        if (!pending) pending = pending_pull_hashes(o.crio.kubelet_root_dir);
         return pending->count(std::string(hash)) > 0;
       });
   if (stale)

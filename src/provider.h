@@ -5,11 +5,11 @@
 #include <string>
 #include <string_view>
 
-#include "flags.h"
 #include "log.h"
+#include "options.h"
 #include "result.h"
 
 // The whole provider mode: a CredentialProviderRequest in, a response out.
 // Every failure is an Error with the one line to print.
-Result<std::string> run_provider(const Options& options,
+Result<std::string> run_provider(const ProviderOptions& options,
                                  std::string_view request, const Logger& log);

@@ -17,19 +17,19 @@ using nlohmann::json;
 // As the provider caps a pull secret read from the API.
 constexpr std::size_t kMaxDockercfgBytes = 16u << 20;
 
-int Fail(const Options& o, const std::string& stage,
+int Fail(bool json_output, const std::string& stage,
          const std::string& message) {
   std::cerr << "crio-credential-provider: error: " << log_safe(message) << "\n";
-  if (o.json)
+  if (json_output)
     std::cout << json{{"error", message}, {"stage", stage}}.dump(
                      -1, ' ', false, json::error_handler_t::replace)
               << "\n";
   return 1;
 }
 
-Result<Keyring> LoadKeyring(const Options& o) {
+Result<Keyring> LoadKeyring(const std::vector<std::string>& dockercfg_files) {
   Keyring keyring;
-  for (const std::string& path : o.dockercfg_files) {
+  for (const std::string& path : dockercfg_files) {
     auto text = read_file(path, kMaxDockercfgBytes);
     if (!text)
       return Error{"cannot read --dockercfg \"" + path +
@@ -51,20 +51,18 @@ json EndpointJson(const PullSource& s) {
 
 }  // namespace
 
-int run_resolve(const Options& o) {
-  if (o.positional.size() != 1)
-    return Fail(o, "usage", "resolve takes exactly one IMAGE");
-  const std::string& image = o.positional[0];
+int run_resolve(const ResolveOptions& o) {
+  if (o.images.size() != 1)
+    return Fail(o.json, "usage", "resolve takes exactly one IMAGE");
+  const std::string& image = o.images[0];
   auto ref = parse_normalized_named(image);
-  if (!ref) return Fail(o, "reference", ref.error().message);
+  if (!ref) return Fail(o.json, "reference", ref.error().message);
   Reference name = *ref;
   name.tag.clear();
   name.digest.clear();
 
-  auto conf = load_registries(default_registries_paths(
-      o.registries_conf, std::getenv("CONTAINERS_REGISTRIES_CONF"),
-      o.registries_conf_dir));
-  if (!conf) return Fail(o, "registries", conf.error().message);
+  auto conf = load_registries(o.registries);
+  if (!conf) return Fail(o.json, "registries", conf.error().message);
   const Registry* registry = find_registry(*conf, ref->name());
 
   json out = {{"image", image},
@@ -81,13 +79,14 @@ int run_resolve(const Options& o) {
                        {"blocked", registry->blocked},
                        {"mirrorByDigestOnly", registry->mirror_by_digest_only}};
     auto pulls = pull_sources(*registry, *ref);
-    if (!pulls) return Fail(o, "registries", pulls.error().message);
+    if (!pulls) return Fail(o.json, "registries", pulls.error().message);
     for (const PullSource& s : *pulls)
       out["pullSources"].push_back(EndpointJson(s));
   }
-  auto sources = sources_needing_credentials(*conf, name, o.mirror_registries);
-  auto keyring = LoadKeyring(o);
-  if (!keyring) return Fail(o, "dockercfg", keyring.error().message);
+  auto sources =
+      sources_needing_credentials(*conf, name, o.registries.mirror_registries);
+  auto keyring = LoadKeyring(o.dockercfg_files);
+  if (!keyring) return Fail(o.json, "dockercfg", keyring.error().message);
   auto choices = choose_credentials(sources, *keyring);
   for (const SourceCredential& c : choices) {
     json entry = EndpointJson(c.source);
@@ -105,9 +104,9 @@ int run_resolve(const Options& o) {
       std::remove(o.auth_file_out.c_str());
     } else {
       auto global = read_global_auth_file(o.global_auth_file);
-      if (!global) return Fail(o, "authfile", global.error().message);
+      if (!global) return Fail(o.json, "authfile", global.error().message);
       auto content = build_auth_file(*global, entries);
-      if (!content) return Fail(o, "authfile", content.error().message);
+      if (!content) return Fail(o.json, "authfile", content.error().message);
       std::string path = o.auth_file_out;
       size_t slash = path.rfind('/');
       std::string dir =
@@ -115,9 +114,9 @@ int run_resolve(const Options& o) {
       std::string base =
           slash == std::string::npos ? path : path.substr(slash + 1);
       auto out_dir = open_output_dir(dir);
-      if (!out_dir) return Fail(o, "authfile", out_dir.error().message);
+      if (!out_dir) return Fail(o.json, "authfile", out_dir.error().message);
       if (auto w = write_auth_file(*out_dir, base, *content); !w)
-        return Fail(o, "authfile", w.error().message);
+        return Fail(o.json, "authfile", w.error().message);
     }
   }
 
@@ -150,13 +149,13 @@ int run_resolve(const Options& o) {
   return 0;
 }
 
-int run_match(const Options& o) {
-  if (o.positional.size() != 1)
-    return Fail(o, "usage", "match takes exactly one IMAGE");
-  auto keyring = LoadKeyring(o);
-  if (!keyring) return Fail(o, "dockercfg", keyring.error().message);
+int run_match(const MatchOptions& o) {
+  if (o.images.size() != 1)
+    return Fail(o.json, "usage", "match takes exactly one IMAGE");
+  auto keyring = LoadKeyring(o.dockercfg_files);
+  if (!keyring) return Fail(o.json, "dockercfg", keyring.error().message);
   json out = json::array();
-  for (const KeyringMatch& m : keyring_lookup(*keyring, o.positional[0]))
+  for (const KeyringMatch& m : keyring_lookup(*keyring, o.images[0]))
     out.push_back({{"key", m.key},
                    {"username", m.credential->username},
                    {"fallback", m.fallback}});

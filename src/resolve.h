@@ -2,10 +2,8 @@
 // `match` (kubelet's keyring lookup). No API calls; never print a password.
 #pragma once
 
-#include <string>
-
-#include "flags.h"
+#include "options.h"
 
 // Each returns the process exit code and prints to stdout/stderr.
-int run_resolve(const Options& options);
-int run_match(const Options& options);
+int run_resolve(const ResolveOptions& options);
+int run_match(const MatchOptions& options);

@@ -30,11 +30,9 @@ const char* SampleValue(std::string_view flag) {
 
 }  // namespace
 
-TEST(Usage, EveryParsedFlagIsDocumentedAndEveryDocumentedFlagParses) {
-  std::set<std::string> parsed, documented;
-  for (const std::string& name : flag_names()) parsed.insert(name);
-  for (const FlagDoc& f : flag_docs()) documented.insert(std::string(f.name));
-  EXPECT_EQ(parsed, documented);
+// parse_args takes its flags from the table; each command's options struct
+// must take every flag the table gives the command.
+TEST(Usage, EveryDocumentedFlagParsesForItsCommands) {
   for (const CommandDoc& c : command_docs())
     for (const FlagDoc& f : flag_docs()) {
       if (!(f.commands & command_bit(c.command))) continue;
@@ -91,11 +89,11 @@ TEST(Usage, HelpFlagParsesForEveryCommand) {
   for (const char* first : {"--help", "-h"}) {
     auto top = parse_args({first});
     ASSERT_TRUE(top.ok());
-    EXPECT_TRUE(top->options.help);
+    EXPECT_TRUE(top->help);
     auto sub = parse_args({"resolve", first});
     ASSERT_TRUE(sub.ok());
     EXPECT_EQ(sub->command, Command::kResolve);
-    EXPECT_TRUE(sub->options.help);
+    EXPECT_TRUE(sub->help);
   }
 }
 

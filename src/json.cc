@@ -87,25 +87,10 @@ class Bounded {
   std::string refused_;
 };
 
-}  // namespace
-
-Result<json> parse_json(std::string_view text) {
-  json out;
-  DomParser dom(out, /*allow_exceptions=*/false);
-  Bounded<DomParser> sax(dom);
-  bool ok = false;
-  try {
-    ok = json::sax_parse(text, &sax);
-  } catch (const json::exception&) {
-    ok = false;
-  }
-  if (!sax.refused().empty()) return Error{sax.refused()};
-  if (!ok || out.is_discarded()) return Error{"not valid JSON"};
-  return out;
-}
-
-Result<Ok> parse_json_sax(std::string_view text, Sax& handler) {
-  Bounded<Sax> sax(handler);
+// Runs the parser over `text` with `handler` behind the bounds.
+template <class Handler>
+Result<Ok> ParseBounded(std::string_view text, Handler& handler) {
+  Bounded<Handler> sax(handler);
   bool ok = false;
   try {
     ok = json::sax_parse(text, &sax);
@@ -115,4 +100,18 @@ Result<Ok> parse_json_sax(std::string_view text, Sax& handler) {
   if (!sax.refused().empty()) return Error{sax.refused()};
   if (!ok) return Error{"not valid JSON"};
   return Ok{};
+}
+
+}  // namespace
+
+Result<json> parse_json(std::string_view text) {
+  json out;
+  DomParser dom(out, /*allow_exceptions=*/false);
+  if (auto parsed = ParseBounded(text, dom); !parsed) return parsed.error();
+  if (out.is_discarded()) return Error{"not valid JSON"};
+  return out;
+}
+
+Result<Ok> parse_json_sax(std::string_view text, Sax& handler) {
+  return ParseBounded(text, handler);
 }

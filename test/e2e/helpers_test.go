@@ -250,3 +250,25 @@ func assertProviderError(t *testing.T, e *testbed.Env, r nodeapi.Result, log str
 	}
 	assertNoLeftovers(t, e)
 }
+
+// pullRecordsNode is the setup both pull-record scenarios share (kubelet's
+// own code in records_test.go, the real kubelet in kubelet_test.go): the
+// team's private image only on a mirror that knows `alpha`, a public image
+// on the source, and namespaces a (with the mirror's pull secret) and b
+// (without), each granted pod-mode RBAC.
+func pullRecordsNode(e *testbed.Env, alpha testbed.Cred, nsA, nsB string) (src, mirror *testbed.Registry, a, b string) {
+	src = sourceRegistry(e, "public/app:1")
+	mirror = mirrorRegistry(e, "mirror", []testbed.Cred{alpha}, "team/app:1")
+	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team")+regConf(`
+[[registry]]
+prefix = "docker.io/public"
+location = "%s/public"
+insecure = true
+`, src.Host))
+	a, b = e.Namespace(nsA), e.Namespace(nsB)
+	e.Must(e.CP.PutPullSecret(a, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
+	for _, ns := range []string{a, b} {
+		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	}
+	return src, mirror, a, b
+}

@@ -144,19 +144,7 @@ func TestKubeletPullRecords(t *testing.T) {
 func testKubeletPullRecords(t *testing.T, policy string) {
 	e := newEnv(t)
 	alpha := testbed.Cred{Username: "rec-alpha", Password: "alpha-pass"}
-	src := sourceRegistry(e, "public/app:1")
-	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha}, "team/app:1")
-	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team")+regConf(`
-[[registry]]
-prefix = "docker.io/public"
-location = "%s/public"
-insecure = true
-`, src.Host))
-	a, b := e.Namespace("krec-a"), e.Namespace("krec-b")
-	e.Must(e.CP.PutPullSecret(a, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
-	for _, ns := range []string{a, b} {
-		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
-	}
+	src, mirror, a, b := pullRecordsNode(e, alpha, "krec-a", "krec-b")
 	k := realKubelet(e, mirror, policy)
 	const private, public = "docker.io/team/app:1", "docker.io/public/app:1"
 	run := func(ns, pod, image string, secrets ...string) testbed.PullOutcome {

@@ -48,21 +48,7 @@ func TestPullRecords(t *testing.T) {
 func testPullRecords(t *testing.T, policy string) {
 	e := newEnv(t)
 	alpha := testbed.Cred{Username: "alpha-robot", Password: "alpha-pass"}
-	src := sourceRegistry(e, "public/app:1")
-	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha}, "team/app:1")
-	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team")+regConf(`
-[[registry]]
-prefix = "docker.io/public"
-location = "%s/public"
-insecure = true
-`, src.Host))
-
-	a := e.Namespace("records-a")
-	b := e.Namespace("records-b")
-	e.Must(e.CP.PutPullSecret(a, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
-	for _, ns := range []string{a, b} {
-		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
-	}
+	_, mirror, a, b := pullRecordsNode(e, alpha, "records-a", "records-b")
 	const private, public = "docker.io/team/app:1", "docker.io/public/app:1"
 	pods := []testbed.PodSpec{
 		{Namespace: a, Name: "app", Image: private, PullSecrets: []string{"mirror-creds"}},

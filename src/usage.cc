@@ -35,7 +35,7 @@ std::string Wrap(std::string_view text, size_t indent, size_t width) {
 
 std::string FlagSpelling(const FlagDoc& f) {
   std::string s = "--" + std::string(f.name);
-  if (!f.value.empty()) s += " " + std::string(f.value);
+  if (!f.value.empty()) (s += ' ') += f.value;
   return s;
 }
 
@@ -296,7 +296,7 @@ std::string regenerate_interface_markdown(std::string_view markdown) {
     out += markdown.substr(at, close + 5 - at);
     for (const CommandDoc& doc : command_docs())
       if ((doc.name.empty() ? std::string_view("provider") : doc.name) == name)
-        out += "\n" + MarkdownBlock(doc.command) + "\n";
+        ((out += '\n') += MarkdownBlock(doc.command)) += '\n';
     at = end;
   }
   out += markdown.substr(at);

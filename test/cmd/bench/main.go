@@ -16,10 +16,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"crio-credential-provider/test/internal/pki"
@@ -35,6 +37,7 @@ func main() {
 	runs := flag.Int("runs", 300, "invocations per scenario")
 	rtt := flag.Duration("rtt", 2*time.Millisecond, "emulated round-trip time for the latency scenarios (0: skip them)")
 	rttRuns := flag.Int("rtt-runs", 30, "invocations per latency scenario")
+	serve := flag.Bool("serve", false, "only serve: print the pod-mode request and flags, for profiling one invocation by hand, and wait for ^C")
 	flag.Parse()
 	for _, b := range []string{*bin, *floor, *staticBin, *staticFloor} {
 		if b == "" {
@@ -95,36 +98,58 @@ location = "mirror2.example.com/hub"
 		return exec.Command(bin, u.Hostname(), u.Port(), caFile, "/api/v1/namespaces/"+ns+"/pods/web-0"), "floor: one verified TLS GET"
 	}
 
+	if *serve {
+		request := filepath.Join(dir, "request.json")
+		check(os.WriteFile(request, []byte(fmt.Sprintf(`{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":%q,"serviceAccountToken":%q,"serviceAccountAnnotations":{}}`, podMode.image, token())), 0o644))
+		fmt.Printf("%s %s < %s\n", *bin, strings.Join(args(server.URL), " "), request)
+		floor, _ := floorCmd(*floor, server.URL)
+		fmt.Printf("floor: %s\n", strings.Join(floor.Args, " "))
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+		<-signals
+		return
+	}
 	type binaries struct{ label, provider, floor string }
 	builds := []binaries{{"dynamic", *bin, *floor}}
 	if *staticBin != "" {
 		builds = append(builds, binaries{"static", *staticBin, *staticFloor})
 	}
 
-	fmt.Printf("loopback, %d runs each\n", *runs)
+	fmt.Printf("loopback, %d runs each, taking turns; load average %s\n", *runs, loadAverage())
 	fmt.Printf("%-8s %-34s %9s %9s %9s %10s %8s %8s\n", "build", "scenario", "median", "p90", "min", "peak RSS", "API/run", "/floor")
 	perRunOf := map[string]float64{}
 	for _, b := range builds {
+		// The floor and every scenario take turns, run by run, so a change
+		// in the machine's load weighs on all of them alike.
+		next := []func() (*exec.Cmd, string){}
+		if b.floor != "" {
+			next = append(next, func() (*exec.Cmd, string) { return floorCmd(b.floor, server.URL) })
+		}
+		scenarios := []scenario{podMode, nsMode, noMirror}
+		for _, s := range scenarios {
+			s := s
+			next = append(next, func() (*exec.Cmd, string) { return provider(b.provider, server.URL, s) })
+		}
+		all, requestsOf := measureTurns(next, *runs, &requests)
 		var floorMedian time.Duration
 		if b.floor != "" {
-			st := measure(func() (*exec.Cmd, string) { return floorCmd(b.floor, server.URL) }, *runs)
-			floorMedian = st.median
-			st.print(b.label, 0, 1)
+			floorMedian = all[0].median
+			all[0].print(b.label, 0, 1)
+			all, requestsOf = all[1:], requestsOf[1:]
 		}
-		for _, s := range []scenario{podMode, nsMode, noMirror} {
-			before := requests.Load()
-			st := measure(func() (*exec.Cmd, string) { return provider(b.provider, server.URL, s) }, *runs)
-			perRun := float64(requests.Load()-before) / float64(*runs)
+		for i, s := range scenarios {
+			perRun := float64(requestsOf[i]) / float64(*runs)
 			if b.label == "dynamic" {
 				perRunOf[s.name] = perRun
 			}
 			ratio := 0.0
 			if floorMedian > 0 && s.name != noMirror.name {
-				ratio = float64(st.median) / float64(floorMedian)
+				ratio = float64(all[i].median) / float64(floorMedian)
 			}
-			st.print(b.label, perRun, ratio)
+			all[i].print(b.label, perRun, ratio)
 		}
 	}
+	fmt.Printf("load average after: %s (timings are noisy when it is above the core count)\n", loadAverage())
 	// KEP-4412: kubelet also runs the provider when a container starts from
 	// a cached image whose pull record names a service account (our mirror
 	// pulls), to check the pod may use it; no pull follows.
@@ -143,7 +168,7 @@ location = "mirror2.example.com/hub"
 	proxy := startLatencyProxy(server.Listener.Addr().String(), *rtt)
 	defer proxy.Close()
 	proxyURL := "https://" + proxy.Addr()
-	fmt.Printf("\nemulated RTT %s (TCP connect not delayed), %d runs each\n", *rtt, *rttRuns)
+	fmt.Printf("\nemulated RTT %s (TCP connect not delayed), %d runs each; load average %s\n", *rtt, *rttRuns, loadAverage())
 	fmt.Printf("%-8s %-34s %9s %9s %8s %8s %8s\n", "build", "scenario", "median", "p90", "API/run", "conn/run", "rounds")
 	for _, b := range builds[:1] {
 		type run struct {
@@ -190,6 +215,51 @@ func (st stats) print(build string, perRun, ratio float64) {
 		st.min.Round(10*time.Microsecond), st.rss, perRun, r)
 }
 
+// measureTurns runs each command runs times, taking turns, and counts the
+// API requests each made.
+func measureTurns(next []func() (*exec.Cmd, string), runs int, requests *atomic.Int64) ([]stats, []int64) {
+	walls := make([][]time.Duration, len(next))
+	rss := make([][]int64, len(next))
+	names := make([]string, len(next))
+	counts := make([]int64, len(next))
+	for r := 0; r < runs; r++ {
+		for i, cmdOf := range next {
+			before := requests.Load()
+			wall, peak, name := runOnce(cmdOf)
+			counts[i] += requests.Load() - before
+			walls[i], rss[i], names[i] = append(walls[i], wall), append(rss[i], peak), name
+		}
+	}
+	out := make([]stats, len(next))
+	for i := range next {
+		out[i] = summarize(names[i], walls[i], rss[i])
+	}
+	return out, counts
+}
+
+// runOnce runs one command: its wall time, the peak RSS it reported.
+func runOnce(next func() (*exec.Cmd, string)) (time.Duration, int64, string) {
+	cmd, name := next()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v: %s", name, err, stderr.String())
+		os.Exit(1)
+	}
+	// The process reports its own VmHWM: ru_maxrss would include this Go
+	// process, whose memory the child shares until exec.
+	return wall, peakRSS(stderr.String()), name
+}
+
+func summarize(name string, walls []time.Duration, rss []int64) stats {
+	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return stats{name, walls[len(walls)/2], walls[len(walls)*9/10], walls[0], rss[len(rss)-1]}
+}
+
 // measure runs the command runs times: median, p90 and min wall time, and
 // the largest peak RSS the process reported.
 func measure(next func() (*exec.Cmd, string), runs int) stats {
@@ -197,24 +267,10 @@ func measure(next func() (*exec.Cmd, string), runs int) stats {
 	var rss []int64
 	var name string
 	for i := 0; i < runs; i++ {
-		cmd, n := next()
-		name = n
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		start := time.Now()
-		err := cmd.Run()
-		walls = append(walls, time.Since(start))
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: %v: %s", name, err, stderr.String())
-			os.Exit(1)
-		}
-		// The process reports its own VmHWM: ru_maxrss would include
-		// this Go process, whose memory the child shares until exec.
-		rss = append(rss, peakRSS(stderr.String()))
+		wall, peak, n := runOnce(next)
+		walls, rss, name = append(walls, wall), append(rss, peak), n
 	}
-	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
-	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
-	return stats{name, walls[len(walls)/2], walls[len(walls)*9/10], walls[0], rss[len(rss)-1]}
+	return summarize(name, walls, rss)
 }
 
 func peakRSS(log string) int64 {
@@ -225,6 +281,19 @@ func peakRSS(log string) int64 {
 	var kib int64
 	fmt.Sscanf(log[i+len("peak RSS "):], "%d", &kib)
 	return kib
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages of the machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func check(err error) {

@@ -16,6 +16,7 @@
 #include "file.h"
 #include "json.h"
 #include "sha256.h"
+#include "text.h"
 
 namespace {
 
@@ -266,4 +267,90 @@ int remove_stale_auth_files(
   }
   ::closedir(d);
   return removed;
+}
+
+namespace {
+
+// A member of a JSON object as Go's encoding/json matches a struct field:
+// the exact name, else one equal under Unicode case folding.
+const nlohmann::json* GoField(const nlohmann::json& object,
+                              std::string_view field) {
+  if (!object.is_object()) return nullptr;
+  if (auto it = object.find(field); it != object.end()) return &*it;
+  for (auto it = object.begin(); it != object.end(); ++it)
+    if (equals_ignore_case(it.key(), field)) return &*it;
+  return nullptr;
+}
+
+// normalizeRegistry and normalizeAuthFileKey (config.go:906-925).
+std::string_view NormalizeRegistry(std::string_view registry) {
+  if (registry == "registry-1.docker.io" || registry == "docker.io")
+    return "index.docker.io";
+  return registry;
+}
+
+std::string_view NormalizeAuthFileKey(std::string_view key) {
+  std::string_view stripped = key;
+  if (stripped.starts_with("http://"))
+    stripped.remove_prefix(7);
+  else if (stripped.starts_with("https://"))
+    stripped.remove_prefix(8);
+  if (stripped.size() != key.size())
+    stripped = stripped.substr(0, stripped.find('/'));
+  return NormalizeRegistry(stripped);
+}
+
+// decodeDockerAuth (config.go:879-903): StdEncoding (padded, '\r' and '\n'
+// skipped), then "user:password"; without a ':' the entry is skipped.
+Result<AuthFileMatch> DecodeAuthFileEntry(const std::string& key,
+                                          const nlohmann::json& entry) {
+  AuthFileMatch match{key, "", ""};
+  const nlohmann::json* auth = GoField(entry, "auth");
+  if (!entry.is_object() && !entry.is_null())
+    return Error{"auth file entry \"" + key + "\" is not an object"};
+  if (auth && !auth->is_string() && !auth->is_null())
+    return Error{"\"auth\" of \"" + key + "\" is not a string"};
+  std::string text;
+  if (auth && auth->is_string())
+    for (char c : auth->get_ref<const std::string&>())
+      if (c != '\r' && c != '\n') text += c;
+  std::optional<std::string> decoded;
+  if (text.size() % 4 == 0) decoded = base64_decode(text);
+  if (!decoded) return Error{"\"auth\" of \"" + key + "\" is not valid base64"};
+  size_t colon = decoded->find(':');
+  if (colon != std::string::npos) match.username = decoded->substr(0, colon);
+  return match;
+}
+
+}  // namespace
+
+Result<AuthFileMatch> lookup_auth_file(std::string_view content,
+                                       std::string_view name) {
+  if (content.empty()) return AuthFileMatch{};  // no file: nothing found
+  auto doc = parse_json(content);
+  if (!doc) return doc.error();
+  if (!doc->is_object() && !doc->is_null())
+    return Error{"the auth file is not a JSON object"};
+  std::string_view registry = name.substr(0, name.find('/'));
+  if (const nlohmann::json* helpers = GoField(*doc, "credHelpers");
+      helpers && helpers->is_object())
+    if (auto it = helpers->find(registry);
+        it != helpers->end() && it->is_string())
+      return AuthFileMatch{"", "", it->get<std::string>()};
+  const nlohmann::json* auths = GoField(*doc, "auths");
+  if (!auths || !auths->is_object()) return AuthFileMatch{};
+  for (std::string_view key = name;;) {
+    if (auto it = auths->find(key); it != auths->end())
+      return DecodeAuthFileEntry(std::string(key), *it);
+    size_t slash = key.rfind('/');
+    if (slash == std::string_view::npos) break;
+    key = key.substr(0, slash);
+  }
+  // Go walks a map here, in random order; where several keys normalize to
+  // the host we take the first in key order.
+  std::string_view host = NormalizeRegistry(registry);
+  for (auto it = auths->begin(); it != auths->end(); ++it)
+    if (NormalizeAuthFileKey(it.key()) == host)
+      return DecodeAuthFileEntry(it.key(), *it);
+  return AuthFileMatch{};
 }

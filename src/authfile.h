@@ -30,6 +30,20 @@ struct AuthEntry {
 Result<std::string> build_auth_file(std::string_view global_json,
                                     const std::vector<AuthEntry>& entries);
 
+// What containers/image v5.40 finds in an auth file for repository `name`
+// ("host[:port]/path"), as config.GetCredentialsForRef does with only that
+// file (findCredentialsInFile): a credHelpers entry for the host wins; then
+// the keys `name`, its parents, the host, exactly; then any key that
+// normalizes to the host (a URL's host, docker.io as index.docker.io).
+struct AuthFileMatch {
+  std::string key;       // the auths key used; "" when none matches
+  std::string username;  // "" when the entry has no "user:" (skipped)
+  std::string helper;    // the credHelpers entry containers/image calls
+};
+// An error where containers/image fails the lookup (invalid JSON or base64).
+Result<AuthFileMatch> lookup_auth_file(std::string_view content,
+                                       std::string_view name);
+
 // Reads the global auth file; a missing file is empty, not an error.
 Result<std::string> read_global_auth_file(const std::string& path);
 

@@ -220,3 +220,30 @@ TEST(AuthFile, RefusesADeepGlobalFileInsteadOfCrashing) {
             "the global auth file is nested deeper than 10000 levels: fix "
             "--global-auth-file");
 }
+
+// containers/image's findCredentialsInFile over the file CRI-O gets.
+TEST(AuthFile, LookupAsContainersImageDoes) {
+  const std::string file = R"({"auths":{
+    "mirror.io/cache/ns": {"auth": "ZGVlcDpw"},
+    "mirror.io": {"auth": "aG9zdDpw"},
+    "https://legacy.io/v1/": {"auth": "bGVnYWN5OnA="},
+    "https://index.docker.io/v1/": {"AUTH": "aHViOnA="},
+    "nocolon.io/x": {"auth": "bm9jb2xvbg=="},
+    "bad.io": {"auth": "!!"}},
+    "credHelpers": {"helped.io": "ecr-login"}})";
+  auto find = [&](std::string_view name) {
+    auto found = lookup_auth_file(file, name);
+    EXPECT_TRUE(found.ok()) << name;
+    return found ? found->key + "=" + found->username + found->helper : "";
+  };
+  EXPECT_EQ(find("mirror.io/cache/ns/repo"), "mirror.io/cache/ns=deep");
+  EXPECT_EQ(find("mirror.io/cache/other"), "mirror.io=host");
+  EXPECT_EQ(find("legacy.io/x"), "https://legacy.io/v1/=legacy");
+  EXPECT_EQ(find("docker.io/library/nginx"), "https://index.docker.io/v1/=hub");
+  // An entry without "user:" ends the walk with nothing.
+  EXPECT_EQ(find("nocolon.io/x/y"), "nocolon.io/x=");
+  EXPECT_EQ(find("helped.io/x"), "=ecr-login");
+  EXPECT_EQ(find("other.io/x"), "=");
+  EXPECT_FALSE(lookup_auth_file(file, "bad.io/x").ok());
+  EXPECT_EQ(lookup_auth_file("", "a.io/x")->key, "");
+}

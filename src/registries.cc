@@ -30,17 +30,20 @@ Result<Reference> Rewrite(const Endpoint& endpoint, const Reference& ref,
   size_t covered = MatchingPrefix(text, prefix);
   if (covered == std::string_view::npos)
     return Error{"invalid prefix '" + std::string(prefix) +
-                 "' for reference '" + text + "'"};
+                     "' for reference '" + text + "'",
+                 kPullSource};
   if (endpoint.location.empty()) {
     if (!prefix.starts_with("*."))
       return Error{
           "invalid prefix '" + std::string(prefix) +
-          "' for empty location, should be in the format: *.example.com"};
+              "' for empty location, should be in the format: *.example.com",
+          kPullSource};
     return ref;
   }
   auto rewritten = parse_named(endpoint.location + text.substr(covered));
   if (!rewritten)
-    return Error{"rewriting reference: " + rewritten.error().message};
+    return Error{"rewriting reference: " + rewritten.error().message,
+                 kPullSource};
   return rewritten;
 }
 

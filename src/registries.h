@@ -29,7 +29,21 @@ struct Registry {
 
 struct RegistriesConf {
   std::vector<Registry> registries;  // unique prefixes, sorted
+  // The top-level settings; a later file that sets one replaces it
+  // (updateWithConfigurationFrom), an empty list included.
+  std::vector<std::string> files;  // the files read, in order
+  bool has_search_registries = false;
+  std::vector<std::string> unqualified_search_registries;  // trailing '/' cut
+  std::string search_registries_origin;  // the file that set them
+  std::string short_name_mode;           // "" when no file sets it
+  bool has_credential_helpers = false;
+  std::vector<std::string> credential_helpers;
 };
+
+// containers/image's defaults for what no file sets (tryUpdatingCache).
+std::string effective_short_name_mode(const RegistriesConf& conf);
+std::vector<std::string> effective_credential_helpers(
+    const RegistriesConf& conf);
 
 // Where to read the configuration. The first existing main file is read;
 // drop-ins are the "*.conf" files of the directories, merged by name (a later
@@ -47,6 +61,14 @@ struct RegistriesPaths {
 RegistriesPaths default_registries_paths(const std::string& explicit_main,
                                          const char* env_main,
                                          const std::string& dropin_dir);
+
+// Error kinds: a file that cannot be opened or read, TOML that does not
+// parse, settings containers/image refuses, a pull source whose rewrite is
+// not a valid reference.
+inline constexpr const char* kRegistriesRead = "registries-read";
+inline constexpr const char* kRegistriesSyntax = "registries-syntax";
+inline constexpr const char* kRegistriesInvalid = "registries-invalid";
+inline constexpr const char* kPullSource = "pull-source";
 
 Result<RegistriesConf> load_registries(const RegistriesPaths& paths);
 

@@ -31,6 +31,19 @@ void Merge(RegistriesConf& into, RegistriesConf&& update) {
     }
   }
   into.registries = std::move(merged);
+  into.files.insert(into.files.end(), update.files.begin(), update.files.end());
+  if (update.has_search_registries) {
+    into.has_search_registries = true;
+    into.unqualified_search_registries =
+        std::move(update.unqualified_search_registries);
+    into.search_registries_origin = std::move(update.search_registries_origin);
+  }
+  if (!update.short_name_mode.empty())
+    into.short_name_mode = std::move(update.short_name_mode);
+  if (update.has_credential_helpers) {
+    into.has_credential_helpers = true;
+    into.credential_helpers = std::move(update.credential_helpers);
+  }
 }
 
 }  // namespace
@@ -65,7 +78,8 @@ RegistriesPaths default_registries_paths(const std::string& explicit_main,
 Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
   auto cannot_read = [](const std::string& path, const std::string& why) {
     return Error{"cannot read registries configuration \"" + path +
-                 "\": " + why + ": fix the file or its permissions"};
+                     "\": " + why + ": fix the file or its permissions",
+                 kRegistriesRead};
   };
   RegistriesConf merged;
   auto load = [&](const std::string& path,
@@ -81,8 +95,9 @@ Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
       if (text.error().err == ENOENT && !paths.main_must_exist) continue;
       if (text.error().err == ENOENT)
         return Error{"cannot read registries configuration \"" + main +
-                     "\": " + text.error().message +
-                     ": create it or pass --registries-conf"};
+                         "\": " + text.error().message +
+                         ": create it or pass --registries-conf",
+                     kRegistriesRead};
       return cannot_read(main, text.error().message);
     }
     if (auto r = load(main, *text); !r) return r.error();
@@ -95,7 +110,8 @@ Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
     if (ec) {
       if (ec == std::errc::no_such_file_or_directory) continue;
       return Error{"cannot read registries drop-in directory \"" + dir +
-                   "\": " + ec.message() + ": fix its permissions"};
+                       "\": " + ec.message() + ": fix its permissions",
+                   kRegistriesRead};
     }
     for (const fs::directory_entry& entry : it) {
       std::string name = entry.path().filename().string();
@@ -112,4 +128,14 @@ Result<RegistriesConf> load_registries(const RegistriesPaths& paths) {
     if (auto r = load(path, *text); !r) return r.error();
   }
   return merged;
+}
+
+std::string effective_short_name_mode(const RegistriesConf& conf) {
+  return conf.short_name_mode.empty() ? "permissive" : conf.short_name_mode;
+}
+
+std::vector<std::string> effective_credential_helpers(
+    const RegistriesConf& conf) {
+  if (conf.credential_helpers.empty()) return {"containers-auth.json"};
+  return conf.credential_helpers;
 }

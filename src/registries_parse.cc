@@ -140,12 +140,13 @@ Result<Ok> CheckAliases(const toml::table& root) {
 
 Result<RegistriesConf> Parse(std::string_view input) {
   auto text = guard_toml_input(input);
-  if (!text) return text.error();
+  if (!text) return Error{text.error().message, kRegistriesSyntax};
   toml::parse_result parsed = toml::parse(*text);
   if (!parsed) {
     const auto& e = parsed.error();
     return Error{"line " + std::to_string(e.source().begin.line) + ": " +
-                 std::string(e.description())};
+                     std::string(e.description()),
+                 kRegistriesSyntax};
   }
   const toml::table& root = parsed.table();
   if (HasV1Fields(root))
@@ -237,22 +238,24 @@ Result<RegistriesConf> Parse(std::string_view input) {
                    "setting"};
   }
 
-  std::vector<std::string> search;
-  bool present = false;
-  if (auto r =
-          GetStrings(root, "unqualified-search-registries", search, present);
+  std::vector<std::string>& search = conf.unqualified_search_registries;
+  if (auto r = GetStrings(root, "unqualified-search-registries", search,
+                          conf.has_search_registries);
       !r)
     return r.error();
-  for (const std::string& s : search) {
+  for (std::string& s : search) {
     auto location = ParseLocation(s);
     if (!location) return location.error();
     if (!is_domain(*location))
       return Error{"invalid unqualified-search-registries entry \"" + s + "\""};
+    s = *location;
   }
-  std::vector<std::string> helpers;
-  if (auto r = GetStrings(root, "credential-helpers", helpers, present); !r)
+  if (auto r = GetStrings(root, "credential-helpers", conf.credential_helpers,
+                          conf.has_credential_helpers);
+      !r)
     return r.error();
-  std::string mode, layer_helper;
+  std::string& mode = conf.short_name_mode;
+  std::string layer_helper;
   if (auto r = Get(root, "short-name-mode", mode, "top level"); !r)
     return r.error();
   if (auto r = Get(root, "additional-layer-store-auth-helper", layer_helper,
@@ -291,9 +294,13 @@ Result<RegistriesConf> Parse(std::string_view input) {
   return conf;
 }
 
-Error FileError(const std::string& path, const std::string& why) {
-  return Error{"invalid registries configuration \"" + path + "\": " + why +
-               ": fix the file (containers-registries.conf(5), v2 format)"};
+// Errors of a file's content: TOML syntax, or settings containers/image
+// refuses (InvalidRegistries and the decoder's type errors).
+Error FileError(const std::string& path, const Error& why) {
+  return Error{"invalid registries configuration \"" + path +
+                   "\": " + why.message +
+                   ": fix the file (containers-registries.conf(5), v2 format)",
+               why.kind.empty() ? kRegistriesInvalid : why.kind};
 }
 
 }  // namespace
@@ -301,6 +308,9 @@ Error FileError(const std::string& path, const std::string& why) {
 Result<RegistriesConf> parse_registries(std::string_view toml,
                                         std::string_view origin) {
   auto conf = Parse(toml);
-  if (!conf) return FileError(std::string(origin), conf.error().message);
+  if (!conf) return FileError(std::string(origin), conf.error());
+  conf->files = {std::string(origin)};
+  if (conf->has_search_registries)
+    conf->search_registries_origin = std::string(origin);
   return conf;
 }

@@ -281,6 +281,39 @@ TEST(Registries, LoadsMainFileAndDropIns) {
   fs::remove_all(dir);
 }
 
+// Top-level settings merge as updateWithConfigurationFrom merges them.
+TEST(Registries, MergesTopLevelSettings) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("ccp-reg-settings-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "d");
+  std::ofstream(dir / "main.conf")
+      << "unqualified-search-registries = [\"docker.io/\"]\n"
+         "short-name-mode = \"enforcing\"\n"
+         "credential-helpers = [\"ecr-login\"]\n";
+  std::ofstream(dir / "d" / "a.conf") << "unqualified-search-registries = []\n";
+  std::ofstream(dir / "d" / "b.conf") << "credential-helpers = []\n";
+  auto conf = load_registries(
+      {{(dir / "main.conf").string()}, true, {(dir / "d").string()}});
+  ASSERT_TRUE(conf.ok()) << conf.error().message;
+  EXPECT_EQ(conf->files.size(), 3u);
+  EXPECT_TRUE(conf->unqualified_search_registries.empty());
+  EXPECT_EQ(conf->search_registries_origin, (dir / "d" / "a.conf").string());
+  EXPECT_EQ(effective_short_name_mode(*conf), "enforcing");
+  EXPECT_EQ(effective_credential_helpers(*conf),
+            std::vector<std::string>{"containers-auth.json"});
+
+  auto main_only = load_registries({{(dir / "main.conf").string()}, true, {}});
+  ASSERT_TRUE(main_only.ok());
+  EXPECT_EQ(main_only->unqualified_search_registries,
+            std::vector<std::string>{"docker.io"});
+  EXPECT_EQ(effective_credential_helpers(*main_only),
+            std::vector<std::string>{"ecr-login"});
+  EXPECT_EQ(effective_short_name_mode(RegistriesConf{}), "permissive");
+  fs::remove_all(dir);
+}
+
 // Files opened as go.podman.io/storage's configfile.Read opens them.
 TEST(Registries, OpensFilesAsContainersImageDoes) {
   namespace fs = std::filesystem;

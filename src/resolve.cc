@@ -17,14 +17,22 @@ using nlohmann::json;
 // As the provider caps a pull secret read from the API.
 constexpr std::size_t kMaxDockercfgBytes = 16u << 20;
 
-int Fail(bool json_output, const std::string& stage,
-         const std::string& message) {
+// `kind` tells failures of one stage apart for machines (e.g.
+// "registries-syntax"); it defaults to the stage.
+int Fail(bool json_output, const std::string& stage, const std::string& message,
+         const std::string& kind = "") {
   std::cerr << "crio-credential-provider: error: " << log_safe(message) << "\n";
   if (json_output)
-    std::cout << json{{"error", message}, {"stage", stage}}.dump(
-                     -1, ' ', false, json::error_handler_t::replace)
+    std::cout << json{{"error", message},
+                      {"stage", stage},
+                      {"kind", kind.empty() ? stage : kind}}
+                     .dump(-1, ' ', false, json::error_handler_t::replace)
               << "\n";
   return 1;
+}
+
+int Fail(bool json_output, const std::string& stage, const Error& error) {
+  return Fail(json_output, stage, error.message, error.kind);
 }
 
 Result<Keyring> LoadKeyring(const std::vector<std::string>& dockercfg_files) {
@@ -62,24 +70,37 @@ int run_resolve(const ResolveOptions& o) {
   name.digest.clear();
 
   auto conf = load_registries(o.registries);
-  if (!conf) return Fail(o.json, "registries", conf.error().message);
+  if (!conf) return Fail(o.json, "registries", conf.error());
   const Registry* registry = find_registry(*conf, ref->name());
 
-  json out = {{"image", image},
-              {"reference", ref->str()},
-              {"name", ref->name()},
-              {"authFile", auth_file_name(o.namespace_name, ref->name())},
-              {"registry", nullptr},
-              {"pullSources", json::array()},
-              {"credentialSources", json::array()}};
+  json out = {
+      {"image", image},
+      {"reference", ref->str()},
+      {"name", ref->name()},
+      {"authFile", auth_file_name(o.namespace_name, ref->name())},
+      {"registry", nullptr},
+      {"pullSources", json::array()},
+      {"credentialSources", json::array()},
+      {"configuration",
+       {{"files", conf->files},
+        {"unqualifiedSearchRegistries", conf->unqualified_search_registries},
+        {"unqualifiedSearchRegistriesOrigin", conf->search_registries_origin},
+        {"shortNameMode", effective_short_name_mode(*conf)},
+        {"credentialHelpers", effective_credential_helpers(*conf)}}}};
   if (registry) {
+    json mirrors = json::array();
+    for (const Endpoint& m : registry->mirrors)
+      mirrors.push_back({{"location", m.location},
+                         {"insecure", m.insecure},
+                         {"pullFromMirror", m.pull_from_mirror}});
     out["registry"] = {{"prefix", registry->prefix},
                        {"location", registry->endpoint.location},
                        {"insecure", registry->endpoint.insecure},
                        {"blocked", registry->blocked},
-                       {"mirrorByDigestOnly", registry->mirror_by_digest_only}};
+                       {"mirrorByDigestOnly", registry->mirror_by_digest_only},
+                       {"mirrors", std::move(mirrors)}};
     auto pulls = pull_sources(*registry, *ref);
-    if (!pulls) return Fail(o.json, "registries", pulls.error().message);
+    if (!pulls) return Fail(o.json, "registries", pulls.error());
     for (const PullSource& s : *pulls)
       out["pullSources"].push_back(EndpointJson(s));
   }
@@ -98,15 +119,45 @@ int run_resolve(const ResolveOptions& o) {
     out["credentialSources"].push_back(entry);
   }
 
+  // The auth file CRI-O hands containers/image for this pull: ours, or the
+  // global one when we write none.
+  auto entries = auth_entries(choices);
+  auto global = read_global_auth_file(o.global_auth_file);
+  if (!global && !o.auth_file_out.empty())
+    return Fail(o.json, "authfile", global.error().message);
+  Result<std::string> content = global;
+  if (global && !entries.empty()) content = build_auth_file(*global, entries);
+  if (!content && !o.auth_file_out.empty())
+    return Fail(o.json, "authfile", content.error().message);
+  // Beside each pull source, ours and what containers/image reads back.
+  for (json& source : out["pullSources"]) {
+    auto named = parse_named(source["reference"].get<std::string>());
+    std::string repository = named ? named->name() : "";
+    source["credential"] = nullptr;
+    for (const SourceCredential& c : choices)
+      if (c.match && c.source.reference.name() == repository)
+        source["credential"] = {{"key", c.match->key},
+                                {"username", c.match->credential->username}};
+    if (!content) {
+      source["authFileCredential"] = {{"error", content.error().message}};
+      continue;
+    }
+    auto found = lookup_auth_file(*content, repository);
+    if (!found)
+      source["authFileCredential"] = {{"error", found.error().message}};
+    else if (!found->helper.empty())
+      source["authFileCredential"] = {{"helper", found->helper}};
+    else if (found->key.empty())
+      source["authFileCredential"] = nullptr;
+    else
+      source["authFileCredential"] = {{"key", found->key},
+                                      {"username", found->username}};
+  }
+
   if (!o.auth_file_out.empty()) {
-    auto entries = auth_entries(choices);
     if (entries.empty()) {
       std::remove(o.auth_file_out.c_str());
     } else {
-      auto global = read_global_auth_file(o.global_auth_file);
-      if (!global) return Fail(o.json, "authfile", global.error().message);
-      auto content = build_auth_file(*global, entries);
-      if (!content) return Fail(o.json, "authfile", content.error().message);
       std::string path = o.auth_file_out;
       size_t slash = path.rfind('/');
       std::string dir =

@@ -11,6 +11,9 @@ struct Error {
   // One line, safe to log: names what failed and, where there is one, the
   // fix. Never holds a secret, token or credential.
   std::string message;
+  // What failed, for output that machines read (`resolve --json`), e.g.
+  // "registries-syntax"; empty where no caller tells failures apart.
+  std::string kind = {};
 };
 
 template <class T, class E = Error>

@@ -224,6 +224,39 @@ func (e *authEnv) checkErr(c rawAuthCase) (*disagreement, error) {
 				Detail: fmt.Sprintf("source %s: containers/image reads %s from our file, we meant %s (key %s)", s.Reference, showCred(got, err), showCred(want, nil), s.Credential.Key)}, nil
 		}
 	}
+	// resolve --json says, per pull source, what containers/image reads
+	// back from the file CRI-O gets; ask containers/image.
+	if len(out.PullSources) != len(lib.Sources) {
+		return &disagreement{Sig: "pullSources differ (count)", Detail: fmt.Sprintf("ours: %s\n  library: %s", mustJSON(out.PullSources), mustJSON(lib.pullOut()))}, nil
+	}
+	for i, s := range lib.Sources {
+		name := s.Reference.Name()
+		got, err := credsFor(sysOut, name)
+		said := out.PullSources[i].AuthFileCredential
+		var agree bool
+		switch {
+		case err != nil:
+			agree = said != nil && said.Error != ""
+		case got == (types.DockerAuthConfig{}):
+			agree = said == nil || (said.Error == "" && said.Helper == "" && said.Username == "")
+		default:
+			agree = said != nil && said.Error == "" && said.Helper == "" && said.Username == got.Username
+		}
+		if !agree {
+			return &disagreement{Sig: "authFileCredential differs from what containers/image reads",
+				Detail: fmt.Sprintf("source %s: ours %s, containers/image reads %s", name, mustJSON(said), showCred(got, err))}, nil
+		}
+		var chosen *credOut
+		for _, c := range out.CredentialSources {
+			if c.Reference == name && c.Credential != nil {
+				chosen = c.Credential
+			}
+		}
+		if (chosen == nil) != (out.PullSources[i].Credential == nil) || (chosen != nil && *chosen != *out.PullSources[i].Credential) {
+			return &disagreement{Sig: "a pull source's credential differs from its credential source's",
+				Detail: fmt.Sprintf("source %s: pullSources %s, credentialSources %s", name, mustJSON(out.PullSources[i].Credential), mustJSON(chosen))}, nil
+		}
+	}
 	for _, s := range lib.Sources {
 		name := s.Reference.Name()
 		if given[name] {

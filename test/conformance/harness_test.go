@@ -39,7 +39,10 @@ func TestMain(m *testing.M) {
 	_ = fs.Set("alsologtostderr", "false")
 	_ = fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
-	logrus.SetLevel(logrus.ErrorLevel)
+	// Debug level reaches loadLog, which records the registries.conf files
+	// the library reads; nothing is printed.
+	logrus.SetOutput(io.Discard)
+	logrus.SetLevel(logrus.DebugLevel)
 	code := m.Run()
 	if binCopyDir != "" {
 		os.RemoveAll(binCopyDir)
@@ -178,23 +181,52 @@ type resolveOut struct {
 	Registry          *registryOut `json:"registry"`
 	PullSources       []pullOut    `json:"pullSources"`
 	CredentialSources []credSrcOut `json:"credentialSources"`
+	Configuration     *configOut   `json:"configuration"`
 	Error             string       `json:"error"`
 	Stage             string       `json:"stage"`
+	Kind              string       `json:"kind"`
 }
 
 type registryOut struct {
-	Prefix             string `json:"prefix"`
-	Location           string `json:"location"`
-	Insecure           bool   `json:"insecure"`
-	Blocked            bool   `json:"blocked"`
-	MirrorByDigestOnly bool   `json:"mirrorByDigestOnly"`
+	Prefix             string      `json:"prefix"`
+	Location           string      `json:"location"`
+	Insecure           bool        `json:"insecure"`
+	Blocked            bool        `json:"blocked"`
+	MirrorByDigestOnly bool        `json:"mirrorByDigestOnly"`
+	Mirrors            []mirrorOut `json:"mirrors"`
 }
 
+type mirrorOut struct {
+	Location       string `json:"location"`
+	Insecure       bool   `json:"insecure"`
+	PullFromMirror string `json:"pullFromMirror"`
+}
+
+type configOut struct {
+	Files                             []string `json:"files"`
+	UnqualifiedSearchRegistries       []string `json:"unqualifiedSearchRegistries"`
+	UnqualifiedSearchRegistriesOrigin string   `json:"unqualifiedSearchRegistriesOrigin"`
+	ShortNameMode                     string   `json:"shortNameMode"`
+	CredentialHelpers                 []string `json:"credentialHelpers"`
+}
+
+// pullOut is comparable: the credentials beside it are compared in the
+// authfile area, through pointers the registries area leaves out.
 type pullOut struct {
-	Reference string `json:"reference"`
-	Location  string `json:"location"`
-	Insecure  bool   `json:"insecure"`
-	Mirror    bool   `json:"mirror"`
+	Reference          string           `json:"reference"`
+	Location           string           `json:"location"`
+	Insecure           bool             `json:"insecure"`
+	Mirror             bool             `json:"mirror"`
+	Credential         *credOut         `json:"credential,omitempty"`
+	AuthFileCredential *authFileCredOut `json:"authFileCredential,omitempty"`
+}
+
+// What containers/image reads back from the auth file for a pull source.
+type authFileCredOut struct {
+	Key      string `json:"key"`
+	Username string `json:"username"`
+	Helper   string `json:"helper"`
+	Error    string `json:"error"`
 }
 
 type credSrcOut struct {

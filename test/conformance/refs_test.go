@@ -62,8 +62,8 @@ func (e *refEnv) check(image string) *disagreement {
 		if res.Code != 1 {
 			return &disagreement{Sig: "accepts invalid: " + libErrKind(lerr), Detail: "ours: " + res.String() + "\n  " + lib}
 		}
-		if derr != nil || out.Error == "" || out.Stage != "reference" {
-			return &disagreement{Sig: "bad error output", Detail: fmt.Sprintf("ours: %s (decode: %v)\n  %s; want {\"error\":...,\"stage\":\"reference\"}", res, derr, lib)}
+		if derr != nil || out.Error == "" || out.Stage != "reference" || out.Kind != "reference" {
+			return &disagreement{Sig: "bad error output", Detail: fmt.Sprintf("ours: %s (decode: %v)\n  %s; want {\"error\":...,\"stage\":\"reference\",\"kind\":\"reference\"}", res, derr, lib)}
 		}
 		return nil
 	}

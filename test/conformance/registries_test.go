@@ -1,18 +1,24 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+	"github.com/sirupsen/logrus"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
@@ -292,7 +298,80 @@ type libResolve struct {
 	Sources  []sysregistriesv2.PullSource
 	PullErr  error
 	Named    reference.Named
+	Config   configOut // the merged configuration, when it loads
 }
+
+// loadErrKind: the `kind` resolve --json gives a library load error.
+func loadErrKind(err error) string {
+	var syntax toml.ParseError
+	var path *fs.PathError
+	switch {
+	case errors.As(err, &syntax):
+		return "registries-syntax"
+	case errors.As(err, &path):
+		return "registries-read"
+	}
+	return "registries-invalid"
+}
+
+// loadLog collects, per case directory, the files sysregistriesv2 reads: it
+// logs "Loading registries configuration %q" at debug level for each.
+type loadLog struct {
+	mu    sync.Mutex
+	names map[string][]string // case directory -> files, in order
+}
+
+var loads = &loadLog{names: map[string][]string{}}
+
+func init() {
+	logrus.AddHook(loads)
+}
+
+func (l *loadLog) Levels() []logrus.Level { return []logrus.Level{logrus.DebugLevel} }
+
+func (l *loadLog) Fire(e *logrus.Entry) error {
+	q, ok := strings.CutPrefix(e.Message, "Loading registries configuration ")
+	if !ok {
+		return nil
+	}
+	name, err := strconv.Unquote(q)
+	if err != nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
+		if list, ok := l.names[d]; ok {
+			l.names[d] = append(list, name)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (l *loadLog) start(dir string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names[dir] = []string{}
+}
+
+// take returns the files of the first load: another worker's
+// InvalidateCache can make the library load the same files again.
+func (l *loadLog) take(dir string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	list := l.names[dir]
+	delete(l.names, dir)
+	for i := 1; i < len(list); i++ {
+		if list[i] == list[0] {
+			return list[:i]
+		}
+	}
+	return list
+}
+
+var shortNameModes = map[types.ShortNameMode]string{types.ShortNameModeDisabled: "disabled",
+	types.ShortNameModeEnforcing: "enforcing", types.ShortNameModePermissive: "permissive"}
 
 // libRegistries asks containers/image what a pull of image would use.
 func libRegistries(mainPath, dirPath, image string) libResolve {
@@ -305,12 +384,28 @@ func libRegistries(mainPath, dirPath, image string) libResolve {
 	res.Named = named
 	sys := &types.SystemContext{SystemRegistriesConfPath: mainPath, SystemRegistriesConfDirPath: dirPath}
 	defer sysregistriesv2.InvalidateCache()
+	caseDir := filepath.Dir(mainPath)
+	loads.start(caseDir)
 	reg, err := sysregistriesv2.FindRegistry(sys, named.Name())
+	files := loads.take(caseDir)
 	if err != nil {
 		res.LoadErr = err
 		return res
 	}
 	res.Registry = reg
+	res.Config.Files = files
+	search, origin, err1 := sysregistriesv2.UnqualifiedSearchRegistriesWithOrigin(sys)
+	mode, err2 := sysregistriesv2.GetShortNameMode(sys)
+	helpers, err3 := sysregistriesv2.CredentialHelpers(sys)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		res.LoadErr = err
+		return res
+	}
+	if search == nil {
+		search = []string{}
+	}
+	res.Config.UnqualifiedSearchRegistries, res.Config.UnqualifiedSearchRegistriesOrigin = search, origin
+	res.Config.ShortNameMode, res.Config.CredentialHelpers = shortNameModes[mode], helpers
 	if reg != nil {
 		res.Sources, res.PullErr = reg.PullSourcesFromReference(named)
 	}
@@ -321,8 +416,12 @@ func (l libResolve) registryOut() *registryOut {
 	if l.Registry == nil {
 		return nil
 	}
+	mirrors := []mirrorOut{}
+	for _, m := range l.Registry.Mirrors {
+		mirrors = append(mirrors, mirrorOut{Location: m.Location, Insecure: m.Insecure, PullFromMirror: m.PullFromMirror})
+	}
 	return &registryOut{Prefix: l.Registry.Prefix, Location: l.Registry.Location, Insecure: l.Registry.Insecure,
-		Blocked: l.Registry.Blocked, MirrorByDigestOnly: l.Registry.MirrorByDigestOnly}
+		Blocked: l.Registry.Blocked, MirrorByDigestOnly: l.Registry.MirrorByDigestOnly, Mirrors: mirrors}
 }
 
 func (l libResolve) pullOut() []pullOut {
@@ -370,14 +469,18 @@ func (e *regEnv) checkAt(mainPath, dirPath, image string) *disagreement {
 		if derr != nil || out.Stage != "registries" || out.Error == "" {
 			return &disagreement{Sig: "bad error output (registries)", Detail: fmt.Sprintf("ours: %s (decode: %v)\n  library: %v; want stage \"registries\"", res, derr, lib.LoadErr)}
 		}
+		if want := loadErrKind(lib.LoadErr); out.Kind != want {
+			return &disagreement{Sig: "error kind differs: " + out.Kind + " where the library's is " + want,
+				Detail: fmt.Sprintf("ours: %s\n  library: %v", res, lib.LoadErr)}
+		}
 		return nil
 	case lib.PullErr != nil:
 		if res.Code != 1 {
 			return &disagreement{Sig: "pull sources where the library fails: " + errKind(lib.PullErr),
 				Detail: fmt.Sprintf("ours: %s\n  library: PullSourcesFromReference: %v", res, lib.PullErr)}
 		}
-		if derr != nil || out.Error == "" {
-			return &disagreement{Sig: "bad error output (pull sources)", Detail: fmt.Sprintf("ours: %s (decode: %v)\n  library: %v", res, derr, lib.PullErr)}
+		if derr != nil || out.Error == "" || out.Kind != "pull-source" {
+			return &disagreement{Sig: "bad error output (pull sources)", Detail: fmt.Sprintf("ours: %s (decode: %v)\n  library: %v; want kind \"pull-source\"", res, derr, lib.PullErr)}
 		}
 		return nil
 	}
@@ -388,8 +491,14 @@ func (e *regEnv) checkAt(mainPath, dirPath, image string) *disagreement {
 	if derr != nil {
 		return &disagreement{Sig: "bad JSON", Detail: fmt.Sprintf("ours: %s (decode: %v)", res, derr)}
 	}
+	if out.Configuration == nil || !reflect.DeepEqual(*out.Configuration, lib.Config) {
+		return &disagreement{Sig: "configuration differs", Detail: fmt.Sprintf("ours:    %s\n  library: %s", mustJSON(out.Configuration), mustJSON(lib.Config))}
+	}
+	for i := range out.PullSources {
+		out.PullSources[i].Credential, out.PullSources[i].AuthFileCredential = nil, nil // the authfile area's
+	}
 	wantReg, wantSrc := lib.registryOut(), lib.pullOut()
-	if (wantReg == nil) != (out.Registry == nil) || (wantReg != nil && *wantReg != *out.Registry) {
+	if (wantReg == nil) != (out.Registry == nil) || (wantReg != nil && !reflect.DeepEqual(*wantReg, *out.Registry)) {
 		sig := "registry differs"
 		switch {
 		case wantReg == nil:
@@ -412,6 +521,9 @@ func (e *regEnv) checkAt(mainPath, dirPath, image string) *disagreement {
 			}
 			if wantReg.MirrorByDigestOnly != out.Registry.MirrorByDigestOnly {
 				f = append(f, "mirrorByDigestOnly")
+			}
+			if !slices.Equal(wantReg.Mirrors, out.Registry.Mirrors) {
+				f = append(f, "mirrors")
 			}
 			sig += ": " + strings.Join(f, ",")
 		}

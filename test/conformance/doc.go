@@ -29,6 +29,20 @@
 //     credential of ours must read from our file what it reads from the
 //     global one, or a credential kubelet's keyring also offers it (a deeper
 //     repository on a mirror's host finds that mirror's entry).
+//  5. toml11: area 2's questions for registries.conf written in TOML 1.1's
+//     forms (multi-line inline tables with trailing commas and comments, \e
+//     and \xHH escapes, literal strings, times without seconds, and what
+//     BurntSushi/toml refuses) and laid out as configfile.Read must open them
+//     (dangling symlinks, symlinks to files, directories and each other,
+//     loops, a directory as the main file). resolve --json's `kind` of a
+//     load error, `registry.mirrors` and `configuration` (files read,
+//     search registries, short-name mode, credential helpers) are compared
+//     in areas 2 and 5; each pull source's `authFileCredential` in area 4.
+//  6. secretjson: area 3's questions for pull secrets written by hand as
+//     Go's encoding/json reads them (field names in any case or Unicode
+//     folding, a field twice, \u escapes, line breaks inside "auth", null,
+//     a byte-order mark, trailing data) with keyring keys Go 1.26's
+//     url.Parse refuses or reads oddly.
 //
 // Run from test/:
 //

@@ -170,7 +170,7 @@ location = "mirror2.example.com/hub"
 	proxyURL := "https://" + proxy.Addr()
 	fmt.Printf("\nemulated RTT %s (TCP connect not delayed), %d runs each; load average %s\n", *rtt, *rttRuns, loadAverage())
 	fmt.Printf("%-8s %-34s %9s %9s %8s %8s %8s\n", "build", "scenario", "median", "p90", "API/run", "conn/run", "rounds")
-	for _, b := range builds[:1] {
+	for _, b := range builds {
 		type run struct {
 			name string
 			cmd  func() (*exec.Cmd, string)

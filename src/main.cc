@@ -1,5 +1,6 @@
 // crio-credential-provider: kubelet runs it once per image pull; it writes
 // the pod's own mirror credentials where CRI-O picks them up for that pull.
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -128,6 +129,12 @@ int main(int argc, char** argv) {
   // A core dump would hold the service-account token and the pull secrets;
   // not dumpable also keeps other processes of our user out of /proc/PID.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // One short pass, then exit: fastbins only defer the coalescing of freed
+  // small blocks to one malloc_consolidate over all of them, which freeing
+  // the TOML tree of a 100,000-entry registries.conf made a quarter of
+  // `resolve`. Without them a free coalesces at once (30-38% less CPU
+  // there, perf stat task-clock); tcache still serves the common small sizes.
+  ::mallopt(M_MXFAST, 0);
   // OpenSSL's settings, before its first use (this sets flags; no TLS or
   // crypto starts here, so the no-mirror path stays TLS-free). No clean-up
   // at exit: freeing every table it built costs a call about 1.3M

@@ -19,6 +19,7 @@
 #include "duration.h"
 #include "flags.h"
 #include "http.h"
+#include "json.h"
 #include "keyring.h"
 #include "kubelet_config.h"
 #include "log.h"
@@ -182,38 +183,78 @@ CheckResult CheckApiServer(const ClusterAccess& access, const ClusterOptions& o,
                 where + ": reachable" + version + ", certificate verified");
 }
 
+// Who the API server takes kubelet's kubeconfig for, from a SelfSubjectReview
+// (authentication.k8s.io/v1, which every authenticated user may create): the
+// Node authorizer lets the provider read a pod's secrets only as
+// system:node:<name> in the group system:nodes.
 CheckResult CheckNodeIdentity(const ClusterAccess& access,
                               const ClusterOptions& o, HttpClient& client) {
-  auto response = client.get("/api/v1/nodes/" + access.node_name,
-                             HttpClient::Clock::now() + o.timeout);
-  std::string who = "system:node:" + access.node_name;
+  auto response = client.post(
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
+      HttpClient::Clock::now() + o.timeout);
+  std::string want = "system:node:" + access.node_name;
   if (!response)
-    return Failed("node-identity", who + ": GET its Node failed",
-                  describe_api_error(AsApiError(response.error(), "nodes"),
-                                     api_error_context(access, o))
-                      .message);
-  if (response->status == 200)
-    return Passed("node-identity",
-                  who +
-                      " (kubelet's kubeconfig) is authenticated and reads its "
-                      "Node object");
+    return Failed(
+        "node-identity", want + ": SelfSubjectReview failed",
+        describe_api_error(AsApiError(response.error(), "selfsubjectreviews"),
+                           api_error_context(access, o))
+            .message);
   if (response->status == 401) {
-    ApiError e{
-        ApiError::Kind::kHttp, 401, "Unauthorized", "", "get", "nodes", "",
-        access.node_name};
+    ApiError e{ApiError::Kind::kHttp,
+               401,
+               "Unauthorized",
+               "",
+               "create",
+               "selfsubjectreviews",
+               "",
+               ""};
     return Failed("node-identity",
-                  who + ": the API server refused the client certificate",
+                  want + ": the API server refused the client certificate",
                   describe_api_error(e, api_error_context(access, o)).message);
   }
-  if (response->status == 404)
-    return Warned("node-identity",
-                  who + " is authenticated but its Node object does not exist",
-                  "start kubelet so that it registers the node");
-  return Failed(
-      "node-identity",
-      who + ": GET its Node answered HTTP " + std::to_string(response->status),
-      "enable the Node authorizer (--authorization-mode=Node,RBAC) "
-      "or use the token mode (--api-identity=token)");
+  if (response->status != 201 && response->status != 200)
+    return Failed("node-identity",
+                  want + ": SelfSubjectReview answered HTTP " +
+                      std::to_string(response->status),
+                  "use an API server >= 1.28 (authentication.k8s.io/v1 "
+                  "SelfSubjectReview), or check the node with kubectl auth "
+                  "whoami --kubeconfig=<kubelet's kubeconfig>");
+  auto review = parse_json(response->body);
+  const nlohmann::json* user = nullptr;
+  if (review && review->is_object()) {
+    auto status = review->find("status");
+    if (status != review->end() && status->is_object()) {
+      auto info = status->find("userInfo");
+      if (info != status->end() && info->is_object()) user = &*info;
+    }
+  }
+  auto username =
+      user ? user->find("username") : nlohmann::json::const_iterator{};
+  if (user == nullptr || username == user->end() || !username->is_string())
+    return Failed("node-identity",
+                  want + ": the SelfSubjectReview answer names no user",
+                  "point --api-server at the Kubernetes API server");
+  std::string name = username->get<std::string>();
+  bool in_nodes = false;
+  if (auto groups = user->find("groups");
+      groups != user->end() && groups->is_array()) {
+    for (const auto& g : *groups)
+      in_nodes = in_nodes || (g.is_string() && g == "system:nodes");
+  }
+  if (name != want || !in_nodes)
+    return Failed("node-identity",
+                  "kubelet's kubeconfig authenticates as \"" + name + "\"" +
+                      (name != want ? ", not as " + want
+                                    : " but not in the group system:nodes"),
+                  "give --kubeconfig kubelet's own kubeconfig (its client "
+                  "certificate names system:node:<node> in the group "
+                  "system:nodes), or use the token mode "
+                  "(--api-identity=token)");
+  return Passed("node-identity",
+                want +
+                    " in system:nodes (kubelet's kubeconfig, by "
+                    "SelfSubjectReview): the Node authorizer applies");
 }
 
 void Print(const std::vector<CheckResult>& checks, bool json) {

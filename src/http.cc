@@ -10,7 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -384,11 +383,15 @@ struct HttpClient::Impl {
     }
   }
 
-  http::request<http::empty_body> BuildRequest(std::string_view path) const {
+  // A GET, or a POST of a JSON body.
+  http::request<http::string_body> BuildRequest(std::string_view path,
+                                                std::string body = {}) const {
     std::string target = url.base_path;
     target += path;
-    http::request<http::empty_body> req(
-        http::verb::get, beast::string_view(target.data(), target.size()), 11);
+    bool post = !body.empty();
+    http::request<http::string_body> req(
+        post ? http::verb::post : http::verb::get,
+        beast::string_view(target.data(), target.size()), 11);
     const std::string authority = url.authority();
     req.set(http::field::host, authority);
     req.set(http::field::user_agent, "crio-credential-provider/" CCP_VERSION);
@@ -396,10 +399,15 @@ struct HttpClient::Impl {
     if (!config.bearer_token.empty()) {
       req.set(http::field::authorization, "Bearer " + config.bearer_token);
     }
+    if (post) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = std::move(body);
+      req.prepare_payload();
+    }
     return req;
   }
 
-  HttpResult<Ok> Send(const http::request<http::empty_body>& request,
+  HttpResult<Ok> Send(const http::request<http::string_body>& request,
                       Clock::time_point deadline) {
     Tcp().expires_at(deadline);
     ERR_clear_error();
@@ -489,8 +497,15 @@ struct HttpClient::Impl {
 
   HttpResult<HttpResponse> Get(std::string_view path,
                                Clock::time_point deadline) {
+    return Exchange(path, {}, deadline);
+  }
+
+  // One request; a non-empty body makes it a POST, which is never resent.
+  HttpResult<HttpResponse> Exchange(std::string_view path, std::string body,
+                                    Clock::time_point deadline) {
     if (auto bad = CheckPath(path)) return *bad;
-    const auto request = BuildRequest(path);
+    const bool idempotent = body.empty();
+    const auto request = BuildRequest(path, std::move(body));
     for (int attempt = 0;; ++attempt) {
       bool reused = stream.has_value();
       if (reused && !IdleConnectionUsable()) {
@@ -525,7 +540,7 @@ struct HttpClient::Impl {
       Close();
       // A kept-alive connection the server had already dropped: resend
       // once on a fresh one (GET is idempotent).
-      if (reused && attempt == 0 && nothing_read &&
+      if (idempotent && reused && attempt == 0 && nothing_read &&
           resp.error().kind == Kind::kTransport) {
         continue;
       }
@@ -555,6 +570,15 @@ HttpResult<std::unique_ptr<HttpClient>> HttpClient::create(
 HttpResult<HttpResponse> HttpClient::get(std::string_view path_and_query,
                                          Clock::time_point deadline) {
   return impl_->Get(path_and_query, deadline);
+}
+
+HttpResult<HttpResponse> HttpClient::post(std::string_view path_and_query,
+                                          std::string json_body,
+                                          Clock::time_point deadline) {
+  if (json_body.empty()) {
+    return Fail(Kind::kConfig, "a POST needs a body");
+  }
+  return impl_->Exchange(path_and_query, std::move(json_body), deadline);
 }
 
 std::vector<HttpResult<HttpResponse>> HttpClient::get_pipelined(

@@ -54,6 +54,13 @@ class HttpClient {
   HttpResult<HttpResponse> get(std::string_view path_and_query,
                                Clock::time_point deadline);
 
+  // POSTs json_body (Content-Type: application/json) to base_path +
+  // path_and_query, for requests that only read (a SelfSubjectReview). Never
+  // resent: a stale kept-alive connection is an error, not a retry.
+  HttpResult<HttpResponse> post(std::string_view path_and_query,
+                                std::string json_body,
+                                Clock::time_point deadline);
+
   // GETs every path over the one connection with HTTP/1.1 pipelining: all
   // requests are written before any response is read, and the server
   // answers them in order (RFC 9112 section 9.3.2; Go's net/http, and so

@@ -160,6 +160,44 @@ TEST(HttpClient, ProtocolErrorsTable) {
   }
 }
 
+TEST(HttpClient, PostSendsAJsonBodyWithItsLength) {
+  TestServer server(ServeWith(TestPki().server), Ok200);
+  ASSERT_TRUE(server.ok());
+  auto client = MustCreate(Trusting(server.url() + "/prefix"));
+  ASSERT_NE(client, nullptr);
+  const std::string body = R"({"kind":"SelfSubjectReview"})";
+  auto r = client->post("/apis/x", body, In(5000));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(server.heads().size(), 1u);
+  std::string head = server.heads()[0] + "\r\n";
+  EXPECT_EQ(head.substr(0, head.find("\r\n")), "POST /prefix/apis/x HTTP/1.1");
+  EXPECT_NE(head.find("\r\nContent-Type: application/json\r\n"),
+            std::string::npos);
+  EXPECT_NE(
+      head.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"),
+      std::string::npos);
+  EXPECT_FALSE(client->post("/apis/x", "", In(5000)).ok());
+}
+
+TEST(HttpClient, PostIsNeverResent) {
+  // The server drops the second request of the first connection: a GET is
+  // sent again on a fresh connection, a POST is an error.
+  TestServer server(ServeWith(TestPki().server),
+                    [](const std::string&, int conn, int req) {
+                      if (conn == 0 && req == 1) {
+                        return Reply{"", false, false, true};
+                      }
+                      return Respond(200, "OK", "{}");
+                    });
+  ASSERT_TRUE(server.ok());
+  auto client = MustCreate(Trusting(server.url()));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->get("/one", In(5000)).ok());
+  auto r = client->post("/two", "{}", In(5000));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(client->requests_sent(), 2);
+}
+
 // ---- Connections -----------------------------------------------------------
 
 TEST(HttpClient, KeepAliveReusesOneConnection) {

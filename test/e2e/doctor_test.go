@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"crio-credential-provider/test/internal/testbed"
 )
@@ -200,6 +201,39 @@ func TestDoctor(t *testing.T) {
 		checks, code := n.run(t)
 		assertAllOK(t, checks, code)
 		assertCheck(t, checks, "node-identity", "OK", "")
+		if !strings.Contains(checks["node-identity"].Message, "SelfSubjectReview") {
+			t.Errorf("node-identity does not say how it knows: %q", checks["node-identity"].Message)
+		}
+	})
+	t.Run("node identity outside system:nodes", func(t *testing.T) {
+		// A client certificate named like a node but without the group
+		// system:nodes: the API server authenticates it, and the
+		// SelfSubjectReview shows the Node authorizer would not apply.
+		e := newEnv(t)
+		dir := filepath.Join(e.Dir, "not-a-node")
+		e.Must(os.MkdirAll(dir, 0o700))
+		kp, err := e.CP.CA.Issue(dir, "client", "system:node:node-b", nil, nil, time.Time{})
+		e.Must(err)
+		kubeconfig := filepath.Join(dir, "kubeconfig")
+		e.WriteFile(kubeconfig, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: node-b
+  user: {client-certificate: %q, client-key: %q}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: node-b}
+current-context: e2e
+`, e.CP.URL(), e.CP.CA.CertPath, kp.CertPath, kp.KeyPath))
+		n := newDoctorNode(t, "--api-identity=node", "--kubeconfig="+kubeconfig)
+		checks, code := n.run(t)
+		assertCheck(t, checks, "node-identity", "FAIL", "kubelet's own kubeconfig")
+		if !strings.Contains(checks["node-identity"].Message, "system:nodes") || code != 1 {
+			t.Errorf("node-identity: %q, exit %d", checks["node-identity"].Message, code)
+		}
 	})
 	t.Run("pull records of an earlier version", func(t *testing.T) {
 		n := newDoctorNode(t)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,9 @@ func TestDeployManifestsDryRunApply(t *testing.T) {
 				t.Errorf("%s: dry-run apply of %s %s: %v", file, key, obj.GetName(), err)
 			}
 			applied++
+			if obj.GetKind() == "DaemonSet" {
+				checkInstallerImage(t, &obj)
+			}
 			if filepath.Base(file) == "rbac-pod-mode.yaml" && obj.GetKind() == "Role" {
 				rules, _, _ := unstructured.NestedSlice(obj.Object, "rules")
 				for _, r := range rules {
@@ -98,5 +102,35 @@ func TestDeployManifestsDryRunApply(t *testing.T) {
 	}
 	if applied < 7 {
 		t.Errorf("applied %d objects, want the 7 of deploy/", applied)
+	}
+}
+
+// checkInstallerImage: the installer runs the image deploy/Containerfile
+// builds, REGISTRY/crio-credential-provider:<the release's version>, the
+// name the README's build, push and sed commands use.
+func checkInstallerImage(t *testing.T, ds *unstructured.Unstructured) {
+	t.Helper()
+	cmake, err := os.ReadFile(filepath.Join("..", "..", "CMakeLists.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`project\(crio-credential-provider VERSION ([0-9.]+)`).FindSubmatch(cmake)
+	if m == nil {
+		t.Fatal("no project version in CMakeLists.txt")
+	}
+	want := "REGISTRY/crio-credential-provider:" + string(m[1])
+	inits, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "initContainers")
+	if len(inits) != 1 {
+		t.Fatalf("want one init container, got %d", len(inits))
+	}
+	if got := inits[0].(map[string]any)["image"]; got != want {
+		t.Errorf("installer image %v, want %s", got, want)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, []byte("s|image: REGISTRY/|")) {
+		t.Error("README.md does not show how to set the installer's image")
 	}
 }

@@ -5,10 +5,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+
+#include "file.h"
 
 namespace {
+
+// kubelet reads its CredentialProviderConfig whole; real ones are a few KiB.
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
 
 std::string Scalar(const YAML::Node& n) {
   return n && n.IsScalar() ? n.as<std::string>() : std::string();
@@ -90,13 +94,12 @@ Result<CredentialProviderConfig> load_credential_provider_config(
   CredentialProviderConfig merged;
   merged.path = path;
   for (const std::string& file : files) {
-    std::ifstream in(file);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in)
-      return Error{"cannot read credential provider config " + file +
-                   ": run doctor as root"};
-    auto one = parse_credential_provider_config(text.str(), file);
+    auto text = read_file(file, kMaxConfigBytes);
+    if (!text)
+      return Error{"cannot read credential provider config " + file + ": " +
+                   text.error().message +
+                   (text.error().err == EACCES ? ": run doctor as root" : "")};
+    auto one = parse_credential_provider_config(*text, file);
     if (!one) return one.error();
     for (ProviderEntry& e : one->providers)
       merged.providers.push_back(std::move(e));

@@ -3,8 +3,7 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
 // The same toml++ configuration as registries_parse.cc: the library is
 // header-only and every translation unit must instantiate it alike.
 #define TOML_EXCEPTIONS 0
@@ -14,15 +13,22 @@
 
 #include <vector>
 
+#include "file.h"
+
 namespace {
+
+// crio.conf and its drop-ins are a few KiB.
+constexpr std::size_t kMaxCrioConfigBytes = 1 << 20;
 
 // Applies one file's setting to `dir`; a missing file sets nothing.
 Result<Ok> ApplyFile(const std::string& path, std::string& dir) {
-  std::ifstream in(path);
-  if (!in) return Ok{};
-  std::ostringstream text;
-  text << in.rdbuf();
-  toml::parse_result parsed = toml::parse(text.str(), path);
+  auto text = read_file(path, kMaxCrioConfigBytes);
+  if (!text) {
+    if (text.error().err == ENOENT) return Ok{};
+    return Error{"cannot read CRI-O configuration " + path + ": " +
+                 text.error().message};
+  }
+  toml::parse_result parsed = toml::parse(*text, path);
   if (!parsed)
     return Error{"CRI-O configuration " + path + " is not valid TOML (" +
                  std::string(parsed.error().description()) +

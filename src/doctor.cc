@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "command.h"
 #include "crio_config.h"
+#include "doctor_cluster.h"
 #include "duration.h"
 #include "flags.h"
 #include "http.h"
@@ -31,18 +32,6 @@ constexpr std::string_view kGate =
     "KubeletServiceAccountTokenForCredentialProviders";
 constexpr const char* kDefaultConfig =
     "/etc/kubernetes/credential-provider.yaml";
-
-CheckResult Passed(std::string name, std::string message) {
-  return {std::move(name), CheckStatus::kOk, std::move(message), ""};
-}
-CheckResult Warned(std::string name, std::string message, std::string fix) {
-  return {std::move(name), CheckStatus::kWarn, std::move(message),
-          std::move(fix)};
-}
-CheckResult Failed(std::string name, std::string message, std::string fix) {
-  return {std::move(name), CheckStatus::kFail, std::move(message),
-          std::move(fix)};
-}
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -118,145 +107,6 @@ std::string SelfDir() {
   return path.substr(0, path.rfind('/'));
 }
 
-ApiError AsApiError(const HttpError& e, const std::string& resource) {
-  ApiError api{
-      ApiError::Kind::kTransport, 0, "", e.message, "get", resource, "", ""};
-  switch (e.kind) {
-    case HttpError::Kind::kConfig:
-      api.kind = ApiError::Kind::kConfig;
-      break;
-    case HttpError::Kind::kTransport:
-      api.kind = ApiError::Kind::kTransport;
-      break;
-    case HttpError::Kind::kTls:
-      api.kind = ApiError::Kind::kTls;
-      break;
-    case HttpError::Kind::kTimeout:
-      api.kind = ApiError::Kind::kTimeout;
-      break;
-    case HttpError::Kind::kProtocol:
-      api.kind = ApiError::Kind::kDecode;
-      break;
-  }
-  return api;
-}
-
-CheckResult CheckApiServer(const ClusterAccess& access, const ClusterOptions& o,
-                           std::unique_ptr<HttpClient>& client) {
-  const ApiConfig& api = access.api;
-  HttpClientConfig config;
-  config.server = api.server;
-  config.ca_file = api.ca_file;
-  config.ca_pem = api.ca_pem;
-  config.insecure_skip_tls_verify = api.insecure_skip_tls_verify;
-  config.client_cert_pem = api.client_cert_pem;
-  config.client_key_pem = api.client_key_pem;
-  config.max_body_bytes = 1 << 20;
-  auto created = HttpClient::create(config);
-  if (!created)
-    return Failed("api-server", api.server + ": " + created.error().message,
-                  "fix --api-server/--ca-file in the provider's args");
-  client = std::move(*created);
-  auto response = client->get("/version", HttpClient::Clock::now() + o.timeout);
-  std::string where = api.server + " (CA: " + access.ca_source + ")";
-  if (!response)
-    return Failed("api-server", where + ": GET /version failed",
-                  describe_api_error(AsApiError(response.error(), "version"),
-                                     api_error_context(access, o))
-                      .message);
-  if (response->status != 200)
-    return Failed("api-server",
-                  where + ": GET /version answered HTTP " +
-                      std::to_string(response->status),
-                  "point --api-server at the Kubernetes API server");
-  std::string version;
-  auto body = nlohmann::json::parse(response->body, nullptr, false);
-  if (body.is_object() && body.contains("gitVersion") &&
-      body["gitVersion"].is_string())
-    version = " " + body["gitVersion"].get<std::string>();
-  if (api.insecure_skip_tls_verify)
-    return Warned("api-server",
-                  where + ": reachable" + version + " but not verified",
-                  "drop --insecure-skip-tls-verify and pass --ca-file: without "
-                  "verification anyone on the path reads the pull secrets");
-  return Passed("api-server",
-                where + ": reachable" + version + ", certificate verified");
-}
-
-// Who the API server takes kubelet's kubeconfig for, from a SelfSubjectReview
-// (authentication.k8s.io/v1, which every authenticated user may create): the
-// Node authorizer lets the provider read a pod's secrets only as
-// system:node:<name> in the group system:nodes.
-CheckResult CheckNodeIdentity(const ClusterAccess& access,
-                              const ClusterOptions& o, HttpClient& client) {
-  auto response = client.post(
-      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-      R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
-      HttpClient::Clock::now() + o.timeout);
-  std::string want = "system:node:" + access.node_name;
-  if (!response)
-    return Failed(
-        "node-identity", want + ": SelfSubjectReview failed",
-        describe_api_error(AsApiError(response.error(), "selfsubjectreviews"),
-                           api_error_context(access, o))
-            .message);
-  if (response->status == 401) {
-    ApiError e{ApiError::Kind::kHttp,
-               401,
-               "Unauthorized",
-               "",
-               "create",
-               "selfsubjectreviews",
-               "",
-               ""};
-    return Failed("node-identity",
-                  want + ": the API server refused the client certificate",
-                  describe_api_error(e, api_error_context(access, o)).message);
-  }
-  if (response->status != 201 && response->status != 200)
-    return Failed("node-identity",
-                  want + ": SelfSubjectReview answered HTTP " +
-                      std::to_string(response->status),
-                  "use an API server >= 1.28 (authentication.k8s.io/v1 "
-                  "SelfSubjectReview), or check the node with kubectl auth "
-                  "whoami --kubeconfig=<kubelet's kubeconfig>");
-  auto review = parse_json(response->body);
-  const nlohmann::json* user = nullptr;
-  if (review && review->is_object()) {
-    auto status = review->find("status");
-    if (status != review->end() && status->is_object()) {
-      auto info = status->find("userInfo");
-      if (info != status->end() && info->is_object()) user = &*info;
-    }
-  }
-  auto username =
-      user ? user->find("username") : nlohmann::json::const_iterator{};
-  if (user == nullptr || username == user->end() || !username->is_string())
-    return Failed("node-identity",
-                  want + ": the SelfSubjectReview answer names no user",
-                  "point --api-server at the Kubernetes API server");
-  std::string name = username->get<std::string>();
-  bool in_nodes = false;
-  if (auto groups = user->find("groups");
-      groups != user->end() && groups->is_array()) {
-    for (const auto& g : *groups)
-      in_nodes = in_nodes || (g.is_string() && g == "system:nodes");
-  }
-  if (name != want || !in_nodes)
-    return Failed("node-identity",
-                  "kubelet's kubeconfig authenticates as \"" + name + "\"" +
-                      (name != want ? ", not as " + want
-                                    : " but not in the group system:nodes"),
-                  "give --kubeconfig kubelet's own kubeconfig (its client "
-                  "certificate names system:node:<node> in the group "
-                  "system:nodes), or use the token mode "
-                  "(--api-identity=token)");
-  return Passed("node-identity",
-                want +
-                    " in system:nodes (kubelet's kubeconfig, by "
-                    "SelfSubjectReview): the Node authorizer applies");
-}
-
 void Print(const std::vector<CheckResult>& checks, bool json) {
   auto status_name = [](CheckStatus s) {
     return s == CheckStatus::kOk     ? "OK"
@@ -303,9 +153,9 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
                                               const RegistriesConf* conf) {
   std::vector<CheckResult> out;
   if (e.api_version == kProviderApiVersion)
-    out.push_back(Passed("api-version", e.api_version));
+    out.push_back(passed("api-version", e.api_version));
   else
-    out.push_back(Failed("api-version",
+    out.push_back(failed("api-version",
                          "apiVersion is \"" + e.api_version + "\"",
                          "set apiVersion: " + std::string(kProviderApiVersion) +
                              " (tokenAttributes needs v1)"));
@@ -321,30 +171,30 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
         "API server accepts>, cacheType: Token, requireServiceAccount: true} "
         "(crio-credential-provider kubelet-config prints it)";
     if (token_mode)
-      out.push_back(Failed("token-attributes",
+      out.push_back(failed("token-attributes",
                            what + ": kubelet sends the provider no "
                                   "service-account token, every pull fails",
                            fix));
     else
-      out.push_back(Warned("token-attributes",
+      out.push_back(warned("token-attributes",
                            what + ": kubelet records mirror pulls as open to "
                                   "every pod on the node",
                            fix));
   } else if (e.require_service_account != true) {
-    out.push_back(Warned("token-attributes",
+    out.push_back(warned("token-attributes",
                          "requireServiceAccount is not true: pods without a "
                          "service account reach the provider with no token",
                          "set tokenAttributes.requireServiceAccount: true"));
   } else {
     out.push_back(
-        Passed("token-attributes", "audience \"" + e.audience + "\""));
+        passed("token-attributes", "audience \"" + e.audience + "\""));
   }
 
   if (e.has_token_attributes) {
     if (e.cache_type == "Token" || e.cache_type == "ServiceAccount")
-      out.push_back(Passed("cache-type", e.cache_type));
+      out.push_back(passed("cache-type", e.cache_type));
     else
-      out.push_back(Failed(
+      out.push_back(failed(
           "cache-type",
           e.cache_type.empty()
               ? "tokenAttributes has no cacheType: kubelet >= 1.36 rejects "
@@ -355,19 +205,19 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
   }
 
   if (!e.default_cache_duration)
-    out.push_back(Failed("cache-duration",
+    out.push_back(failed("cache-duration",
                          "no defaultCacheDuration: kubelet rejects the config",
                          "set defaultCacheDuration: \"0s\""));
   else if (provider.cache_duration.count() != 0)
     out.push_back(
-        Warned("cache-duration",
+        warned("cache-duration",
                "the provider's --cache-duration is not 0s: kubelet "
                "reuses an answer and CRI-O finds no auth file for the "
                "next pulls, and a rotated Secret takes effect late",
                "remove --cache-duration from the provider's args"));
   else
     out.push_back(
-        Passed("cache-duration",
+        passed("cache-duration",
                "the provider answers cacheDuration 0s (defaultCacheDuration " +
                    *e.default_cache_duration + " is not used)"));
 
@@ -399,7 +249,7 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
       "crio-credential-provider kubelet-config prints them from "
       "registries.conf";
   if (!mirror_only.empty())
-    out.push_back(Failed(
+    out.push_back(failed(
         "match-images",
         "matchImages " + Join(mirror_only) +
             " name only mirrors: kubelet matches the pod's "
@@ -408,13 +258,13 @@ std::vector<CheckResult> check_provider_entry(const ProviderEntry& e,
         fix));
   else if (!uncovered.empty())
     out.push_back(
-        Failed("match-images",
+        failed("match-images",
                "no matchImages pattern covers the mirrored prefixes " +
                    Join(uncovered) +
                    ": their pulls reach the mirror without credentials",
                fix));
   else
-    out.push_back(Passed(
+    out.push_back(passed(
         "match-images", "covers every mirrored prefix (" + Join(needed) + ")"));
   return out;
 }
@@ -425,20 +275,20 @@ CheckResult check_feature_gate(const std::array<int, 3>* version,
   std::string fix = "run kubelet with --feature-gates=" + std::string(kGate) +
                     "=true (or featureGates in its config file)";
   if (gate == false)
-    return Failed(name, std::string(kGate) + " is off: kubelet sends no token",
+    return failed(name, std::string(kGate) + " is off: kubelet sends no token",
                   fix);
   if (!version)
-    return Warned(name, "cannot tell kubelet's version",
+    return warned(name, "cannot tell kubelet's version",
                   "pass --kubelet-bin, or check by hand: kubelet >= 1.34, or "
                   "1.33 with the gate on");
   std::string v = "kubelet " + VersionText(*version);
   if ((*version)[0] == 1 && (*version)[1] < 33)
-    return Failed(name, v + " cannot pass service-account tokens to providers",
+    return failed(name, v + " cannot pass service-account tokens to providers",
                   "upgrade kubelet to >= 1.33");
   if ((*version)[0] == 1 && (*version)[1] == 33 && gate != true)
-    return Failed(
+    return failed(
         name, v + ": " + std::string(kGate) + " is alpha, off by default", fix);
-  return Passed(name, v + ", " + std::string(kGate) + " on");
+  return passed(name, v + ", " + std::string(kGate) + " on");
 }
 
 int run_doctor(const DoctorOptions& o) {
@@ -457,20 +307,20 @@ int run_doctor(const DoctorOptions& o) {
   auto config = load_credential_provider_config(config_path);
   const ProviderEntry* entry = config ? config->ours() : nullptr;
   if (!config)
-    checks.push_back(Failed("credential-provider-config",
+    checks.push_back(failed("credential-provider-config",
                             config.error().message,
                             "write it with crio-credential-provider "
                             "kubelet-config and pass it to kubelet as "
                             "--image-credential-provider-config"));
   else if (!entry)
-    checks.push_back(Failed(
+    checks.push_back(failed(
         "credential-provider-config",
         config_path + " has no provider named " + std::string(kProviderName),
         "add the entry crio-credential-provider "
         "kubelet-config prints"));
   else
     checks.push_back(
-        Passed("credential-provider-config",
+        passed("credential-provider-config",
                config_path + " lists " + std::string(kProviderName)));
 
   // The provider's flags: those kubelet passes it, else doctor's own.
@@ -478,7 +328,7 @@ int run_doctor(const DoctorOptions& o) {
   if (entry) {
     auto parsed = parse_provider_args(entry->args);
     if (!parsed) {
-      checks.push_back(Failed("provider-args",
+      checks.push_back(failed("provider-args",
                               "args: " + parsed.error().message,
                               "fix the provider's args in " + config_path));
     } else {
@@ -490,10 +340,10 @@ int run_doctor(const DoctorOptions& o) {
 
   std::string binary = bin_dir + "/" + std::string(kProviderName);
   if (::access(binary.c_str(), X_OK) == 0)
-    checks.push_back(Passed("provider-binary", binary));
+    checks.push_back(passed("provider-binary", binary));
   else
     checks.push_back(
-        Failed("provider-binary", binary + " is missing or not executable",
+        failed("provider-binary", binary + " is missing or not executable",
                "install -m 0755 crio-credential-provider " + bin_dir +
                    "/ (kubelet's "
                    "--image-credential-provider-bin-dir)"));
@@ -522,27 +372,27 @@ int run_doctor(const DoctorOptions& o) {
   if (crio_version) cv = parse_version(*crio_version);
   if (!cv)
     checks.push_back(
-        Warned("crio-version",
+        warned("crio-version",
                "cannot tell CRI-O's version" +
                    (crio_version ? std::string()
                                  : ": " + crio_version.error().message),
                "pass --crio-bin; CRI-O must be >= 1.34.3"));
   else if (*cv < kCrioFirstNamespacedAuth)
     checks.push_back(
-        Failed("crio-version",
+        failed("crio-version",
                "CRI-O " + VersionText(*cv) +
                    " has no namespaced_auth_dir: it never reads the "
                    "auth files",
                "upgrade CRI-O to >= 1.34.3"));
   else
-    checks.push_back(Passed("crio-version", "CRI-O " + VersionText(*cv)));
+    checks.push_back(passed("crio-version", "CRI-O " + VersionText(*cv)));
 
   auto auth_dir = crio_namespaced_auth_dir(o.crio_config, o.crio_config_dir);
   if (!auth_dir)
-    checks.push_back(Failed("namespaced-auth-dir", auth_dir.error().message,
+    checks.push_back(failed("namespaced-auth-dir", auth_dir.error().message,
                             "fix CRI-O's configuration"));
   else if (*auth_dir != provider.crio.auth_dir)
-    checks.push_back(Failed("namespaced-auth-dir",
+    checks.push_back(failed("namespaced-auth-dir",
                             "CRI-O reads auth files from " + *auth_dir +
                                 ", the provider writes them to " +
                                 provider.crio.auth_dir,
@@ -552,22 +402,22 @@ int run_doctor(const DoctorOptions& o) {
                                 provider.crio.auth_dir + "\" in " +
                                 o.crio_config_dir + "/ (then restart CRI-O)"));
   else
-    checks.push_back(Passed("namespaced-auth-dir", *auth_dir));
+    checks.push_back(passed("namespaced-auth-dir", *auth_dir));
 
   std::string registries = (provider.registries.registries_conf.empty()
                                 ? std::string("registries.conf")
                                 : provider.registries.registries_conf) +
                            " and " + provider.registries.registries_conf_dir;
   if (!conf)
-    checks.push_back(Failed("registries-conf", conf.error().message,
+    checks.push_back(failed("registries-conf", conf.error().message,
                             "fix registries.conf: CRI-O refuses it too"));
   else if (auto needed = prefixes_needing_provider(*conf, {}); needed.empty())
-    checks.push_back(Warned("registries-conf",
+    checks.push_back(warned("registries-conf",
                             registries + ": no entry has a mirror",
                             "add [[registry.mirror]] entries: without mirrors "
                             "the provider has nothing to do"));
   else
-    checks.push_back(Passed("registries-conf", std::to_string(needed.size()) +
+    checks.push_back(passed("registries-conf", std::to_string(needed.size()) +
                                                    " mirrored prefixes (" +
                                                    Join(needed) + ") in " +
                                                    registries));
@@ -578,13 +428,13 @@ int run_doctor(const DoctorOptions& o) {
   auto access = cluster_access(cluster, "", quiet);
   std::unique_ptr<HttpClient> client;
   if (!access) {
-    checks.push_back(Failed("api-server", access.error().message,
+    checks.push_back(failed("api-server", access.error().message,
                             "fix the provider's args"));
   } else {
-    checks.push_back(CheckApiServer(*access, cluster, client));
+    checks.push_back(check_api_server(*access, cluster, client));
     if (cluster.api_identity == ApiIdentity::kNode &&
         checks.back().status != CheckStatus::kFail)
-      checks.push_back(CheckNodeIdentity(*access, cluster, *client));
+      checks.push_back(check_node_identity(*access, cluster, *client));
   }
 
   // Pull records an earlier version left open to every pod.
@@ -594,7 +444,7 @@ int run_doctor(const DoctorOptions& o) {
   if (conf) {
     auto shared = shared_mirrored_pull_records(root, *conf);
     if (shared.empty()) {
-      checks.push_back(Passed(
+      checks.push_back(passed(
           "pull-records", "no record in " + root +
                               "/image_manager/pulled shares a mirrored image "
                               "with every pod"));
@@ -603,7 +453,7 @@ int run_doctor(const DoctorOptions& o) {
       for (const SharedPullRecord& r : shared)
         if (std::find(images.begin(), images.end(), r.image) == images.end())
           images.push_back(r.image);
-      checks.push_back(Warned(
+      checks.push_back(warned(
           "pull-records",
           std::to_string(shared.size()) + " kubelet pull record(s) in " + root +
               "/image_manager/pulled mark mirrored images as open to every "

@@ -10,17 +10,9 @@
 #include <vector>
 
 #include "credential_provider_config.h"
+#include "doctor_check.h"
 #include "options.h"
 #include "registries.h"
-
-enum class CheckStatus { kOk, kWarn, kFail };
-
-struct CheckResult {
-  std::string name;  // stable id, e.g. "match-images"
-  CheckStatus status = CheckStatus::kOk;
-  std::string message;  // what was found
-  std::string fix;      // empty for OK
-};
 
 // The checks that need only the CredentialProviderConfig entry and
 // registries.conf (unit-testable): apiVersion, tokenAttributes, cacheType,

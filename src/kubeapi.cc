@@ -193,6 +193,18 @@ ApiResult<PullSecret> ToPullSecret(const Json& obj, const Target& t) {
 
 }  // namespace
 
+HttpClientConfig http_client_config(const ApiConfig& config) {
+  HttpClientConfig hc;
+  hc.server = config.server;
+  hc.ca_file = config.ca_file;
+  hc.ca_pem = config.ca_pem;
+  hc.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
+  hc.client_cert_pem = config.client_cert_pem;
+  hc.client_key_pem = config.client_key_pem;
+  hc.bearer_token = config.bearer_token;
+  return hc;
+}
+
 struct ApiSession::Impl {
   ApiConfig config;
   Clock::time_point deadline;
@@ -201,15 +213,7 @@ struct ApiSession::Impl {
 
   explicit Impl(ApiConfig c)
       : config(std::move(c)), deadline(Clock::now() + config.timeout) {
-    HttpClientConfig hc;
-    hc.server = config.server;
-    hc.ca_file = config.ca_file;
-    hc.ca_pem = config.ca_pem;
-    hc.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
-    hc.client_cert_pem = config.client_cert_pem;
-    hc.client_key_pem = config.client_key_pem;
-    hc.bearer_token = config.bearer_token;
-    auto created = HttpClient::create(std::move(hc));
+    auto created = HttpClient::create(http_client_config(config));
     if (created) {
       client = std::move(*created);
     } else {

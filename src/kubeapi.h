@@ -9,6 +9,8 @@
 
 #include "result.h"
 
+struct HttpClientConfig;  // http.h
+
 struct ApiConfig {
   std::string server;   // "https://host:port" or "https://[v6]:port"
   std::string ca_file;  // empty (and no ca_pem): the system trust store
@@ -22,6 +24,9 @@ struct ApiConfig {
   // Budget for all calls of one invocation together, retries included.
   std::chrono::milliseconds timeout{10000};
 };
+
+// The HTTPS client settings for `config`: server, trust, identity.
+HttpClientConfig http_client_config(const ApiConfig& config);
 
 struct ApiError {
   enum class Kind {

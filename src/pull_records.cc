@@ -3,17 +3,17 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "file.h"
+#include "json.h"
 #include "kubelet_config.h"
 #include "reference.h"
 
 namespace {
 
 // Records are small; a larger file is not one kubelet wrote.
-constexpr std::streamsize kMaxRecordBytes = 1 << 20;
+constexpr std::size_t kMaxRecordBytes = 1 << 20;
 
 bool Mirrored(const RegistriesConf& conf,
               const std::vector<std::string>& prefixes,
@@ -44,12 +44,11 @@ std::vector<SharedPullRecord> shared_mirrored_pull_records(
   std::sort(files.begin(), files.end());
   auto prefixes = prefixes_needing_provider(conf, {});
   for (const std::string& file : files) {
-    std::ifstream in(file);
-    std::string text(kMaxRecordBytes, '\0');
-    in.read(text.data(), kMaxRecordBytes);
-    text.resize(static_cast<size_t>(in.gcount()));
-    auto record = nlohmann::json::parse(text, nullptr, false);
-    if (!record.is_object()) continue;
+    auto text = read_file(file, kMaxRecordBytes);
+    if (!text) continue;
+    auto parsed = parse_json(*text);
+    if (!parsed || !parsed->is_object()) continue;
+    const nlohmann::json& record = *parsed;
     auto mapping = record.find("credentialMapping");
     if (mapping == record.end() || !mapping->is_object()) continue;
     for (const auto& [image, credentials] : mapping->items()) {

@@ -19,10 +19,17 @@ using nlohmann::json;
 // A JSON value as Go's decoder walks it: members in document order, every
 // value of a key given twice kept. Array elements are never needed (no field
 // of kubelet's types is an array), only that a value was one.
+// A member is its own struct, not a std::pair: a pair of the still
+// incomplete GoJson is ill-formed (GCC lets it pass, clang does not).
+struct GoJsonMember;
 struct GoJson {
   enum Kind { kNull, kScalar, kString, kArray, kObject } kind = kNull;
   std::string string;
-  std::vector<std::pair<std::string, GoJson>> members;
+  std::vector<GoJsonMember> members;
+};
+struct GoJsonMember {
+  std::string name;
+  GoJson value;
 };
 
 class GoJsonBuilder : public nlohmann::json_sax<json> {
@@ -50,7 +57,7 @@ class GoJsonBuilder : public nlohmann::json_sax<json> {
     return true;
   }
   bool key(string_t& name) override {
-    if (!skipped_depth_) open_.back()->members.emplace_back(name, GoJson{});
+    if (!skipped_depth_) open_.back()->members.push_back({name, GoJson{}});
     return true;
   }
   bool end_object() override {
@@ -78,7 +85,7 @@ class GoJsonBuilder : public nlohmann::json_sax<json> {
   // pointer to it stays valid while it is open: its parent gets no new
   // member before it closes.
   GoJson* Place(GoJson value) {
-    GoJson* slot = open_.empty() ? &root : &open_.back()->members.back().second;
+    GoJson* slot = open_.empty() ? &root : &open_.back()->members.back().value;
     *slot = std::move(value);
     return slot;
   }
@@ -287,8 +294,8 @@ Result<std::vector<DockerConfigEntry>> DecodeDockerConfigJson(
       if (value.kind != GoJson::kObject)
         return Error{"\"HttpHeaders\" is not an object"};
       for (const auto& header : value.members)
-        if (header.second.kind != GoJson::kString &&
-            header.second.kind != GoJson::kNull)
+        if (header.value.kind != GoJson::kString &&
+            header.value.kind != GoJson::kNull)
           return Error{"\"HttpHeaders\" values must be strings"};
     }
   }
@@ -321,7 +328,7 @@ Result<std::vector<DockerConfigEntry>> parse_docker_config(
   auto doc = ParseGoJson(text);
   if (!doc) return doc.error();
   for (const auto& member : doc->members)
-    if (IsAuths(member.first)) return DecodeDockerConfigJson(*doc);
+    if (IsAuths(member.name)) return DecodeDockerConfigJson(*doc);
   return DecodeDockerConfig(*doc);
 }
 

@@ -74,6 +74,12 @@ Error describe_api_error(const ApiError& e, const ApiErrorContext& c) {
   if (e.status == 404)
     return Error{e.resource + " \"" + e.name + "\" not found in namespace " +
                  e.ns + ": the pod may have been deleted; kubelet retries"};
+  if (e.status >= 300 && e.status < 400)
+    return Error{"the API server answered " + std::to_string(e.status) +
+                 " (a 3xx: redirects are never followed) to " + e.verb + " " +
+                 object +
+                 ": point --api-server (or the kubeconfig's server) at the API "
+                 "server itself, not at a proxy that redirects"};
   return Error{"the API server answered " + std::to_string(e.status) + " " +
                e.reason + " to " + e.verb + " " + object + ": " + e.message +
                ": check the API server's health"};

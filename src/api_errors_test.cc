@@ -50,6 +50,8 @@ TEST(DescribeApiError, Table) {
       {"transport names apiserver-url.env",
        Failed(ApiError::Kind::kTransport, "connection refused"), false,
        "/etc/kubernetes/apiserver-url.env"},
+      {"a redirect is never followed", Http(308, "pods", "p1"), false,
+       "308 (a 3xx: redirects are never followed) to get pods \"p1\""},
       {"timeout names the budget",
        Failed(ApiError::Kind::kTimeout, "timed out"), false,
        "did not answer within 10.0s"},

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "base64.h"
-#include "tls_test_server.h"
+#include "test_pki.h"
 
 using tls_test_server::Pki;
 using tls_test_server::TestPki;

@@ -8,20 +8,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 
 #include "dns.h"
-#include "file.h"
-#include "text.h"
 
 #ifndef CCP_VERSION
 #define CCP_VERSION "dev"
@@ -36,13 +29,6 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Kind = HttpError::Kind;
 using ErrorCode = beast::error_code;
-
-constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-constexpr std::size_t kReadChunk = 16384;
-// Interim (1xx) responses accepted before the final one. Each is cheap to
-// send, so without a cap a server could keep us reading them until the
-// deadline; a real server sends one or two.
-constexpr int kMaxInterimResponses = 5;
 
 HttpError Fail(Kind kind, std::string message) {
   return HttpError{kind, std::move(message)};
@@ -69,52 +55,7 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
   return host + ":" + std::to_string(ep.port());
 }
 
-// Beast's parse errors as the one-line reasons our messages use.
-std::string DescribeParseError(const ErrorCode& ec) {
-  if (ec == http::error::bad_version) return "bad status line";
-  if (ec == http::error::bad_status) return "bad status code";
-  if (ec == http::error::bad_reason) return "bad reason phrase";
-  if (ec == http::error::bad_field) return "bad header name";
-  if (ec == http::error::bad_value) return "bad header value";
-  if (ec == http::error::bad_line_ending) return "bad line ending";
-  if (ec == http::error::bad_content_length) return "bad content-length";
-  if (ec == http::error::bad_transfer_encoding) {
-    return "bad transfer-encoding";
-  }
-  if (ec == http::error::bad_chunk) return "bad chunk size or chunk framing";
-  if (ec == http::error::bad_chunk_extension) return "bad chunk extension";
-  return ec.message();
-}
-
-// Go's client accepts a status line without the space before an empty
-// reason ("HTTP/1.1 404"); Beast insists on it. Adds it, so such a server
-// is not a protocol error to us either.
-void AddMissingReasonSpace(beast::flat_buffer& buffer) {
-  constexpr std::size_t kLen = 14;  // "HTTP/1.1 404\r\n"
-  if (buffer.size() < kLen) return;
-  const char* p = static_cast<const char*>(buffer.data().data());
-  std::string_view head(p, kLen);
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (!head.starts_with("HTTP/") || head[8] != ' ' || !digit(head[9]) ||
-      !digit(head[10]) || !digit(head[11]) || head.substr(12) != "\r\n") {
-    return;
-  }
-  std::string fixed(p, buffer.size());
-  fixed.insert(12, " ");
-  buffer.consume(buffer.size());
-  auto out = buffer.prepare(fixed.size());
-  std::memcpy(out.data(), fixed.data(), fixed.size());
-  buffer.commit(fixed.size());
-}
-
 }  // namespace
-
-std::optional<std::string> HttpResponse::header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (equals_ignore_case(k, name)) return v;
-  }
-  return std::nullopt;
-}
 
 struct HttpClient::Impl {
   using Stream = beast::ssl_stream<beast::tcp_stream>;
@@ -127,7 +68,7 @@ struct HttpClient::Impl {
   net::io_context io;
   net::ssl::context tls;         // owns the SSL_CTX
   std::optional<Stream> stream;  // the connection, if any
-  beast::flat_buffer buffer;     // bytes read but not consumed
+  std::string pending;           // bytes read but not yet parsed
   int connections = 0;
   int requests = 0;
 
@@ -135,7 +76,7 @@ struct HttpClient::Impl {
 
   void Close() {
     stream.reset();
-    buffer.consume(buffer.size());
+    pending.clear();
   }
 
   beast::tcp_stream& Tcp() { return beast::get_lowest_layer(*stream); }
@@ -246,141 +187,36 @@ struct HttpClient::Impl {
   // waiting on it. The server's session tickets came before its first
   // response, so anything readable now is a close, a reset or junk.
   bool IdleConnectionUsable() {
-    if (!stream || buffer.size() != 0) return false;
+    if (!stream || !pending.empty()) return false;
     pollfd p{Tcp().socket().native_handle(), POLLIN, 0};
     return ::poll(&p, 1, 0) == 0;
   }
 
-  HttpError TooLarge() const {
-    return Fail(Kind::kProtocol, "response body from " + url.host_port() +
-                                     " exceeds " +
-                                     format_size(config.max_body_bytes));
-  }
-
-  HttpError ParseError(const ErrorCode& ec) const {
-    if (ec == http::error::body_limit) return TooLarge();
-    if (ec == http::error::header_limit) {
-      return Fail(Kind::kProtocol, "response headers from " + url.host_port() +
-                                       " are too large");
-    }
-    return Fail(Kind::kProtocol, "malformed response from " + url.host_port() +
-                                     ": " + DescribeParseError(ec));
-  }
-
-  // Reads one final response (skipping 1xx interim ones) through Beast's
-  // parser. `nothing_read` tells the caller whether the server closed the
-  // connection before sending a single byte (a stale keep-alive
-  // connection: safe to resend).
+  // Reads one final response off the connection (http_response.h), every
+  // read within the one absolute expiry: a server that drips bytes cannot
+  // stretch the call past it.
   HttpResult<HttpResponse> ReadResponse(Clock::time_point deadline,
-                                        bool* nothing_read, bool* keep_alive) {
-    *nothing_read = false;
-    // One absolute expiry for every read of this response, interim ones
-    // included: a server that drips bytes cannot stretch the call past it.
+                                        ResponseEnd* end) {
     Tcp().expires_at(deadline);
-    for (int interim = 0;; ++interim) {
-      http::response_parser<http::string_body> parser;
-      parser.header_limit(kMaxHeaderBytes);
-      parser.body_limit(config.max_body_bytes);
-      parser.eager(true);
-      bool header_checked = false;
-      while (!parser.is_done()) {
-        if (!parser.got_some()) AddMissingReasonSpace(buffer);
-        if (buffer.size() != 0) {
-          ErrorCode ec;
-          std::size_t used = parser.put(buffer.data(), ec);
-          buffer.consume(used);
-          if (ec && ec != http::error::need_more) return ParseError(ec);
-          if (parser.is_header_done() && !header_checked) {
-            header_checked = true;
-            // Read to EOF, a body cut short by a dropped connection looks
-            // whole: refuse it where we would use the body.
-            const int code = parser.get().result_int();
-            if (code >= 200 && code < 300 && parser.need_eof()) {
-              return Fail(Kind::kProtocol,
-                          "response from " + url.host_port() +
-                              " has no Content-Length and is not chunked, so "
-                              "a truncated body cannot be told from a whole "
-                              "one; serve it with length framing");
-            }
-            auto length = parser.content_length();
-            if (length && *length > config.max_body_bytes) return TooLarge();
-            auto te = parser.get()[http::field::transfer_encoding];
-            if (!te.empty() && !parser.chunked()) {
-              return Fail(Kind::kProtocol, "unsupported transfer-encoding \"" +
-                                               ascii_lower(std::string_view(
-                                                   te.data(), te.size())) +
-                                               "\" from " + url.host_port());
-            }
-          }
-          if (parser.is_done()) break;
-          if (!ec && used != 0) continue;
-        }
-        const std::string during = parser.is_header_done()
-                                       ? "reading the response body"
-                                       : "waiting for the response";
-        std::size_t n = 0;
-        ErrorCode ec = Run(
-            [&](auto handler) {
-              stream->async_read_some(buffer.prepare(kReadChunk), handler);
-            },
-            &n);
-        buffer.commit(n);
-        if (n != 0) continue;
-        if (IsEof(ec)) {
-          if (!parser.got_some()) {
-            *nothing_read = true;
-            return Fail(Kind::kTransport, "connection closed by " +
-                                              url.host_port() +
-                                              " before a complete response");
-          }
-          ErrorCode eof;
-          parser.put_eof(eof);
-          if (eof == http::error::body_limit) return TooLarge();
-          if (eof) {
-            return Fail(Kind::kTransport,
-                        "connection closed by " + url.host_port() + " " +
-                            (parser.is_header_done()
-                                 ? during
-                                 : std::string("before a complete response")));
-          }
-          break;
-        }
-        if (ec) {
-          if (!parser.got_some() && !IsSsl(ec) && ec != beast::error::timeout) {
-            *nothing_read = true;
-          }
-          return IoError(ec, during);
-        }
+    ReadSome read_some = [this](char* into, std::size_t capacity,
+                                std::string_view during) {
+      std::size_t n = 0;
+      ErrorCode ec = Run(
+          [&](auto handler) {
+            stream->async_read_some(net::buffer(into, capacity), handler);
+          },
+          &n);
+      ReadChunk chunk;
+      chunk.bytes = n;
+      if (n == 0 && IsEof(ec)) {
+        chunk.eof = true;
+      } else if (n == 0) {
+        chunk.error = IoError(ec, std::string(during));
       }
-      auto& msg = parser.get();
-      int status = msg.result_int();
-      if (status < 200 && status != 101) {  // interim response
-        if (interim + 1 > kMaxInterimResponses) {
-          return Fail(Kind::kProtocol,
-                      "more than " + std::to_string(kMaxInterimResponses) +
-                          " interim (1xx) responses from " + url.host_port());
-        }
-        continue;
-      }
-      if (status == 101) {
-        return Fail(
-            Kind::kProtocol,
-            "unexpected 101 Switching Protocols from " + url.host_port());
-      }
-      *keep_alive = msg.keep_alive() && !parser.need_eof();
-      HttpResponse resp;
-      resp.status = status;
-      resp.reason = std::string(msg.reason().data(), msg.reason().size());
-      for (const auto& field : msg) {
-        auto name = field.name_string();
-        auto value = field.value();
-        resp.headers.emplace_back(
-            ascii_lower(std::string_view(name.data(), name.size())),
-            std::string(trim(std::string_view(value.data(), value.size()))));
-      }
-      resp.body = std::move(msg.body());
-      return resp;
-    }
+      return chunk;
+    };
+    return read_response(pending, read_some,
+                         {config.max_body_bytes, url.host_port()}, end);
   }
 
   // A GET, or a POST of a JSON body.
@@ -473,9 +309,8 @@ struct HttpClient::Impl {
       return one_at_a_time();
     }
     while (out.size() < paths.size()) {
-      bool nothing_read = true;
-      bool keep_alive = false;
-      auto resp = ReadResponse(deadline, &nothing_read, &keep_alive);
+      ResponseEnd end;
+      auto resp = ReadResponse(deadline, &end);
       if (!resp) {
         // Closed, reset or garbled: what the server did not answer goes
         // out again one at a time, on a fresh connection.
@@ -487,7 +322,7 @@ struct HttpClient::Impl {
         return one_at_a_time();
       }
       out.push_back(std::move(resp));
-      if (!keep_alive) {
+      if (!end.keep_alive) {
         Close();
         return one_at_a_time();
       }
@@ -518,29 +353,28 @@ struct HttpClient::Impl {
       }
       ++requests;
       auto sent = Send(request, deadline);
-      bool nothing_read = true;
-      bool keep_alive = false;
+      ResponseEnd end;
+      end.nothing_read = true;
       HttpResult<HttpResponse> resp =
-          sent ? ReadResponse(deadline, &nothing_read, &keep_alive)
+          sent ? ReadResponse(deadline, &end)
                : HttpResult<HttpResponse>(sent.error());
       if (!sent && sent.error().kind == Kind::kTransport) {
         // A server that ends the session with a TLS alert (a rejected
         // client certificate, in TLS 1.3 after the handshake) may have
         // reset the connection before our write: the alert is still
         // queued for reading, and says more than the reset.
-        bool ignored_nothing_read, ignored_keep_alive;
-        auto alert =
-            ReadResponse(deadline, &ignored_nothing_read, &ignored_keep_alive);
+        ResponseEnd ignored;
+        auto alert = ReadResponse(deadline, &ignored);
         if (!alert && alert.error().kind == Kind::kTls) resp = alert.error();
       }
       if (resp) {
-        if (!keep_alive) Close();
+        if (!end.keep_alive) Close();
         return resp;
       }
       Close();
       // A kept-alive connection the server had already dropped: resend
       // once on a fresh one (GET is idempotent).
-      if (idempotent && reused && attempt == 0 && nothing_read &&
+      if (idempotent && reused && attempt == 0 && end.nothing_read &&
           resp.error().kind == Kind::kTransport) {
         continue;
       }

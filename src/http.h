@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http_error.h"
+#include "http_response.h"
 #include "tls.h"
 #include "url.h"
 
@@ -23,16 +24,6 @@ struct HttpClientConfig : TlsConfig {
   // Sent as "Authorization: Bearer <token>" when not empty.
   std::string bearer_token;
   std::size_t max_body_bytes = 16u << 20;
-};
-
-struct HttpResponse {
-  int status = 0;
-  std::string reason;
-  // In arrival order; names lower-cased, values trimmed.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  // First value of the header `name` (any case), if present.
-  std::optional<std::string> header(std::string_view name) const;
 };
 
 // Holds at most one connection and reuses it across requests; reconnects

@@ -451,20 +451,17 @@ void keyring_add(Keyring& keyring,
     if (!key) continue;
     keyring.credentials[*key].push_back(
         {e->username, e->password, std::string(source)});
-    keyring.index.push_back(*key);
   }
-  std::sort(keyring.index.begin(), keyring.index.end(), std::greater<>());
-  keyring.index.erase(std::unique(keyring.index.begin(), keyring.index.end()),
-                      keyring.index.end());
 }
 
 std::vector<KeyringMatch> keyring_lookup(const Keyring& keyring,
                                          std::string_view image) {
   std::vector<KeyringMatch> matches;
-  for (const std::string& key : keyring.index) {
+  for (auto it = keyring.credentials.rbegin(); it != keyring.credentials.rend();
+       ++it) {
+    const auto& [key, credentials] = *it;
     if (!UrlsMatch(key, image)) continue;
-    for (const auto& cred : keyring.credentials.at(key))
-      matches.push_back({key, &cred, false});
+    for (const auto& cred : credentials) matches.push_back({key, &cred, false});
   }
   if (!matches.empty() || !IsDefaultRegistryMatch(image)) return matches;
   auto fallback = keyring.credentials.find("index.docker.io");

@@ -18,9 +18,10 @@ struct KeyringCredential {
 };
 
 struct Keyring {
-  // Normalized keys ("host[:port][/path]"), unique, sorted in reverse so
-  // that more specific paths come first.
-  std::vector<std::string> index;
+  // By normalized key ("host[:port][/path]"). Looked up in reverse key
+  // order, so that more specific paths come first: kubelet keeps a separate
+  // index re-sorted on every add, which costs O(n^2 log n) over a
+  // namespace's many secrets; the map's order is the same index.
   std::map<std::string, std::vector<KeyringCredential>> credentials;
 };
 

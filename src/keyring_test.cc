@@ -155,6 +155,17 @@ std::string Repeat(std::string_view unit, size_t bytes) {
   return out;
 }
 
+// The CPU budget below holds for the product's build. Under
+// AddressSanitizer and UndefinedBehaviorSanitizer (-O1, every access
+// checked) the same work costs about twice as much, so the budget is
+// scaled there: the test still catches an exponential matcher, which cost
+// seconds.
+#ifdef CCP_SANITIZERS  // CMakeLists.txt, SANITIZE=ON
+constexpr double kCpuBudgetScale = 3;
+#else
+constexpr double kCpuBudgetScale = 1;
+#endif
+
 }  // namespace
 
 // Issue 9 budget: matching any secret of up to 1 MiB against a mirror costs
@@ -184,8 +195,8 @@ TEST(Keyring, HostileGlobKeysCostLittleCpu) {
       keyring_add(keyring, {{key, "u", "p"}}, "hostile");
       matches = keyring_lookup(keyring, mirror);
     });
-    EXPECT_LT(ms, 100) << key.substr(0, 40) << "... (" << key.size()
-                       << " bytes)";
+    EXPECT_LT(ms, 100 * kCpuBudgetScale)
+        << key.substr(0, 40) << "... (" << key.size() << " bytes)";
     worst = std::max(worst, ms);
   }
   RecordProperty("worst_cpu_ms", std::to_string(worst));

@@ -1,19 +1,17 @@
 #include "kubeapi.h"
 
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <thread>
 #include <utility>
 
-#include "base64.h"
+#include "api_objects.h"
 #include "http.h"
-#include "json.h"
+#include "log.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Json = nlohmann::json;
 using Kind = ApiError::Kind;
 
 constexpr int kMaxAttempts = 3;
@@ -56,18 +54,12 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-// One printable line of at most kMaxMessage bytes.
-std::string OneLine(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= kMaxMessage) {
-      out += "...";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    out.push_back(u < ' ' || u == 0x7f ? ' ' : c);
-  }
-  return out;
+// A server's text (Status message and reason) for an error message: made
+// safe as every log line is (log_safe), and cut to kMaxMessage bytes, so
+// a 16 MiB message stays one short line.
+std::string ServerText(std::string_view s) {
+  if (s.size() <= kMaxMessage) return log_safe(s);
+  return log_safe(s.substr(0, kMaxMessage)) + "...";
 }
 
 std::string FormatMs(std::chrono::milliseconds ms) {
@@ -104,91 +96,24 @@ std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& r) {
 
 // A non-2xx answer: the Status object when there is one.
 ApiError StatusError(const HttpResponse& r, const Target& t) {
-  std::string reason;
-  std::string message;
-  if (auto parsed = parse_json(r.body); parsed && parsed->is_object()) {
-    const Json& j = *parsed;
-    {
-      auto it = j.find("reason");
-      if (it != j.end() && it->is_string()) reason = it->get<std::string>();
-      it = j.find("message");
-      if (it != j.end() && it->is_string()) message = it->get<std::string>();
-    }
-  }  // else not a Status (a proxy's page, say): keep just the status line.
-  if (message.empty()) {
+  ApiStatus status = decode_status(r.body);
+  std::string message = std::move(status.message);
+  if (message.empty()) {  // not a Status (a proxy's page, say)
     message = "HTTP " + std::to_string(r.status);
     if (!r.reason.empty()) message += " " + r.reason;
   }
-  return MakeError(Kind::kHttp, t, OneLine(message), r.status, OneLine(reason));
+  return MakeError(Kind::kHttp, t, ServerText(message), r.status,
+                   ServerText(status.reason));
 }
 
-// Object member `key` when present and not null.
-const Json* Member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-// Reads an optional string member; false when it has another type.
-bool OptString(const Json& obj, const char* key, std::string* out) {
-  const Json* v = Member(obj, key);
-  if (v == nullptr) return true;
-  if (!v->is_string()) return false;
-  *out = v->get<std::string>();
-  return true;
-}
-
-// names of a `[{name: ...}]` list (LocalObjectReference); false on bad type.
-bool NameList(const Json& obj, const char* key, std::vector<std::string>* out) {
-  const Json* v = Member(obj, key);
-  if (v == nullptr) return true;
-  if (!v->is_array()) return false;
-  for (const Json& ref : *v) {
-    if (!ref.is_object()) return false;
-    std::string name;
-    if (!OptString(ref, "name", &name)) return false;
-    if (!name.empty()) out->push_back(std::move(name));
-  }
-  return true;
-}
-
-ApiResult<Json> ParseBody(const HttpResponse& r, const Target& t) {
-  auto parsed = parse_json(r.body);
-  if (!parsed)
-    return MakeError(Kind::kDecode, t, "response is " + parsed.error().message);
-  if (!parsed->is_object())
-    return MakeError(Kind::kDecode, t, "response is not a JSON object");
-  return std::move(*parsed);
-}
-
-// A Secret object into a PullSecret; only the pull-secret key is decoded.
-// Errors only when metadata.name or type has the wrong JSON type.
-ApiResult<PullSecret> ToPullSecret(const Json& obj, const Target& t) {
-  PullSecret s;
-  const Json* meta = Member(obj, "metadata");
-  if (meta != nullptr && !OptString(*meta, "name", &s.name)) {
-    return MakeError(Kind::kDecode, t, "secret metadata.name is not a string");
-  }
-  if (!OptString(obj, "type", &s.type)) {
-    return MakeError(Kind::kDecode, t,
-                     "secret \"" + s.name + "\": type is not a string");
-  }
-  const char* key = s.type == kDockerConfigJson ? ".dockerconfigjson"
-                    : s.type == kDockerCfg      ? ".dockercfg"
-                                                : nullptr;
-  // Bad data (not an object, a value that is not base64) leaves config
-  // empty, as a missing key does: the caller skips that one secret with a
-  // warning instead of failing the whole call.
-  const Json* data = Member(obj, "data");
-  if (key != nullptr && data != nullptr && data->is_object()) {
-    const Json* value = Member(*data, key);
-    if (value != nullptr && value->is_string()) {
-      auto decoded = base64_decode(value->get_ref<const std::string&>());
-      if (decoded) s.config = std::move(*decoded);
-    }
-  }
-  return s;
+// A 2xx answer's body decoded by `decode`, or the error it had.
+template <class T>
+ApiResult<T> Decode(const ApiResult<HttpResponse>& resp, const Target& t,
+                    Result<T> (*decode)(std::string_view)) {
+  if (!resp) return resp.error();
+  auto decoded = decode(resp->body);
+  if (!decoded) return MakeError(Kind::kDecode, t, decoded.error().message);
+  return std::move(*decoded);
 }
 
 }  // namespace
@@ -315,86 +240,15 @@ int ApiSession::requests() const {
 
 namespace {
 
-ApiResult<Pod> ParsePod(const ApiResult<HttpResponse>& resp, const Target& t) {
-  if (!resp) return resp.error();
-  auto j = ParseBody(*resp, t);
-  if (!j) return j.error();
-  Pod pod;
-  const Json* meta = Member(*j, "metadata");
-  if (meta != nullptr && !OptString(*meta, "uid", &pod.uid)) {
-    return MakeError(Kind::kDecode, t, "pod metadata.uid is not a string");
-  }
-  const Json* spec = Member(*j, "spec");
-  if (spec != nullptr) {
-    if (!OptString(*spec, "nodeName", &pod.node_name)) {
-      return MakeError(Kind::kDecode, t, "pod spec.nodeName is not a string");
-    }
-    if (!OptString(*spec, "serviceAccountName", &pod.service_account)) {
-      return MakeError(Kind::kDecode, t,
-                       "pod spec.serviceAccountName is not a string");
-    }
-    if (pod.service_account.empty() &&
-        !OptString(*spec, "serviceAccount", &pod.service_account)) {
-      return MakeError(Kind::kDecode, t,
-                       "pod spec.serviceAccount is not a string");
-    }
-    if (!NameList(*spec, "imagePullSecrets", &pod.image_pull_secrets)) {
-      return MakeError(Kind::kDecode, t,
-                       "pod spec.imagePullSecrets is not a list of names");
-    }
-  }
-  return pod;
-}
-
-ApiResult<std::vector<std::string>> ParseServiceAccount(
-    const ApiResult<HttpResponse>& resp, const Target& t) {
-  if (!resp) return resp.error();
-  auto j = ParseBody(*resp, t);
-  if (!j) return j.error();
-  std::vector<std::string> names;
-  if (!NameList(*j, "imagePullSecrets", &names)) {
-    return MakeError(Kind::kDecode, t,
-                     "serviceaccount imagePullSecrets is not a list of names");
-  }
-  return names;
-}
-
 ApiResult<std::optional<PullSecret>> ParseSecret(
     const ApiResult<HttpResponse>& resp, const Target& t) {
-  if (!resp) {
-    if (resp.error().kind == Kind::kHttp && resp.error().status == 404) {
-      return std::optional<PullSecret>();
-    }
-    return resp.error();
+  if (!resp && resp.error().kind == Kind::kHttp && resp.error().status == 404) {
+    return std::optional<PullSecret>();
   }
-  auto j = ParseBody(*resp, t);
-  if (!j) return j.error();
-  auto secret = ToPullSecret(*j, t);
+  auto secret = Decode(resp, t, decode_secret);
   if (!secret) return secret.error();
   if (secret->name.empty()) secret->name = t.name;
   return std::optional<PullSecret>(std::move(*secret));
-}
-
-// Appends the pull secrets of one LIST answer to `out`.
-ApiResult<Ok> ParseSecretList(const ApiResult<HttpResponse>& resp,
-                              const Target& t, std::vector<PullSecret>* out) {
-  if (!resp) return resp.error();
-  auto j = ParseBody(*resp, t);
-  if (!j) return j.error();
-  const Json* items = Member(*j, "items");
-  if (items == nullptr) return Ok{};
-  if (!items->is_array()) {
-    return MakeError(Kind::kDecode, t, "secret list items is not a list");
-  }
-  for (const Json& item : *items) {
-    if (!item.is_object()) {
-      return MakeError(Kind::kDecode, t, "secret list item is not an object");
-    }
-    auto secret = ToPullSecret(item, t);
-    if (!secret) return secret.error();
-    out->push_back(std::move(*secret));
-  }
-  return Ok{};
 }
 
 }  // namespace
@@ -405,9 +259,9 @@ ApiResult<Pod> ApiSession::get_pod(const std::string& ns,
   if (ns.empty() || name.empty()) {
     return MakeError(Kind::kConfig, t, "empty namespace or pod name");
   }
-  return ParsePod(
+  return Decode(
       impl_->Get(impl_->NamespacePath(ns) + "/pods/" + PercentEncode(name), t),
-      t);
+      t, decode_pod);
 }
 
 ApiResult<std::vector<std::string>>
@@ -418,11 +272,10 @@ ApiSession::get_service_account_pull_secrets(const std::string& ns,
     return MakeError(Kind::kConfig, t,
                      "empty namespace or service account name");
   }
-  return ParseServiceAccount(
-      impl_->Get(
-          impl_->NamespacePath(ns) + "/serviceaccounts/" + PercentEncode(name),
-          t),
-      t);
+  return Decode(impl_->Get(impl_->NamespacePath(ns) + "/serviceaccounts/" +
+                               PercentEncode(name),
+                           t),
+                t, decode_service_account_pull_secrets);
 }
 
 PodAndServiceAccount ApiSession::get_pod_and_service_account(
@@ -439,7 +292,8 @@ PodAndServiceAccount ApiSession::get_pod_and_service_account(
                      impl_->NamespacePath(ns) + "/serviceaccounts/" +
                          PercentEncode(service_account)},
                     {pt, st});
-  return {ParsePod(answers[0], pt), ParseServiceAccount(answers[1], st)};
+  return {Decode(answers[0], pt, decode_pod),
+          Decode(answers[1], st, decode_service_account_pull_secrets)};
 }
 
 ApiResult<std::optional<PullSecret>> ApiSession::get_secret(
@@ -474,17 +328,65 @@ ApiResult<std::vector<PullSecret>> ApiSession::list_pull_secrets(
     const std::string& ns) {
   Target t{"list", "secrets", ns, ""};
   if (ns.empty()) return MakeError(Kind::kConfig, t, "empty namespace");
-  std::vector<std::string> paths;
+  // One paged LIST per pull-secret type. Each round asks for the next page
+  // of every list not yet done, pipelined: the first round costs one round
+  // trip for both, as before paging.
+  struct List {
+    std::string path;  // with the selector and the page size
+    std::string continue_token;
+    bool done = false;
+  };
+  std::vector<List> lists;
   for (const char* type : {kDockerConfigJson, kDockerCfg}) {
-    paths.push_back(impl_->NamespacePath(ns) + "/secrets?fieldSelector=" +
-                    PercentEncode(std::string("type=") + type));
+    lists.push_back({impl_->NamespacePath(ns) + "/secrets?fieldSelector=" +
+                         PercentEncode(std::string("type=") + type) +
+                         "&limit=" + std::to_string(kListPageSize),
+                     "", false});
   }
-  auto answers = impl_->GetAll(paths, {t, t});
   std::vector<PullSecret> out;
-  for (const auto& answer : answers) {
-    if (auto parsed = ParseSecretList(answer, t, &out); !parsed) {
-      return parsed.error();
+  int pages = 0;
+  for (;;) {
+    std::vector<List*> round;
+    std::vector<std::string> paths;
+    for (List& list : lists) {
+      if (list.done) continue;
+      round.push_back(&list);
+      paths.push_back(list.path);
+      if (!list.continue_token.empty()) {
+        paths.back() += "&continue=" + PercentEncode(list.continue_token);
+      }
+    }
+    if (round.empty()) return out;
+    pages += static_cast<int>(round.size());
+    if (pages > kMaxListPages) {
+      return MakeError(Kind::kDecode, t,
+                       "the lists took more than " +
+                           std::to_string(kMaxListPages) +
+                           " pages; use --secrets=pod, which reads only the "
+                           "secrets the pod names");
+    }
+    auto answers = impl_->GetAll(paths, std::vector<Target>(paths.size(), t));
+    for (std::size_t i = 0; i < round.size(); ++i) {
+      auto page = Decode(answers[i], t, decode_secret_list);
+      if (!page) return page.error();
+      if (page->items.size() > kMaxListItems - out.size()) {
+        return MakeError(Kind::kDecode, t,
+                         "the namespace has more than " +
+                             std::to_string(kMaxListItems) +
+                             " pull secrets; use --secrets=pod, which reads "
+                             "only the secrets the pod names");
+      }
+      for (PullSecret& secret : page->items) out.push_back(std::move(secret));
+      List& list = *round[i];
+      // A server that hands back the token it was given would page forever.
+      if (!page->continue_token.empty() &&
+          page->continue_token == list.continue_token) {
+        return MakeError(Kind::kDecode, t,
+                         "the server answered a page with the same continue "
+                         "token it was asked for");
+      }
+      list.continue_token = std::move(page->continue_token);
+      list.done = list.continue_token.empty();
     }
   }
-  return out;
 }

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api_objects.h"
 #include "result.h"
 
 struct HttpClientConfig;  // http.h
@@ -50,21 +52,16 @@ struct ApiError {
 template <class T>
 using ApiResult = Result<T, ApiError>;
 
-struct Pod {
-  std::string uid;
-  std::string node_name;
-  std::string service_account;                  // spec.serviceAccountName
-  std::vector<std::string> image_pull_secrets;  // spec.imagePullSecrets[].name
-};
-
-struct PullSecret {
-  std::string name;
-  std::string
-      type;  // kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg
-  // The decoded bytes of data[".dockerconfigjson"] or data[".dockercfg"]
-  // (empty when the key is missing). Holds credentials: never log it.
-  std::string config;
-};
+// --secrets=namespace reads the pull secrets in pages of this many items
+// (client-go's pager and kubectl ask for 500), so no answer has to be one
+// huge body however large the namespace is.
+constexpr std::size_t kListPageSize = 500;
+// Bounds on both LISTs of one call together. Every pull secret is held
+// until matching: 100,000 of them cost about 20 MiB. A page may hold fewer
+// items than asked for (kube-apiserver pages before it filters by type),
+// hence the room in the page count; the deadline bounds the time as well.
+constexpr std::size_t kMaxListItems = 100000;
+constexpr int kMaxListPages = 1000;
 
 struct PodAndServiceAccount {
   ApiResult<Pod> pod;
@@ -98,8 +95,9 @@ class ApiSession {
   // get_secret for each name, in one round trip; one result per name.
   std::vector<ApiResult<std::optional<PullSecret>>> get_secrets(
       const std::string& ns, const std::vector<std::string>& names);
-  // GET .../secrets?fieldSelector=type=<type> for both pull-secret types,
-  // in one round trip.
+  // GET .../secrets?fieldSelector=type=<type>&limit=... for both
+  // pull-secret types, page after page (`continue`); the pages of both go
+  // out together, pipelined. Bounded by kMaxListItems and kMaxListPages.
   ApiResult<std::vector<PullSecret>> list_pull_secrets(const std::string& ns);
 
   // Requests sent so far (for logs and the benchmark).

@@ -2,7 +2,10 @@
 // server on loopback answering as kube-apiserver does.
 #include "kubeapi.h"
 
+#include <functional>
+
 #include "base64.h"
+#include "log.h"
 #include "tls_test_server.h"
 
 namespace {
@@ -112,7 +115,7 @@ TEST(ApiSession, SecretsTable) {
   TestServer server(
       ServeWith(TestPki().server), [&](const std::string& head, int, int) {
         std::string line = head.substr(0, head.find("\r\n"));
-        if (line.find("dockerconfigjson ") != std::string::npos) {
+        if (line.find("dockerconfigjson&") != std::string::npos) {
           return Respond(200, "OK",
                          R"({"kind":"SecretList","items":[
               {"metadata":{"name":"s1"},"type":"kubernetes.io/dockerconfigjson",
@@ -123,7 +126,7 @@ TEST(ApiSession, SecretsTable) {
               {"metadata":{"name":"s3"},"type":"kubernetes.io/dockerconfigjson",
                "data":{".dockerconfigjson":"%%not base64%%"}}]})");
         }
-        if (line.find("dockercfg ") != std::string::npos) {
+        if (line.find("dockercfg&") != std::string::npos) {
           return Respond(200, "OK",
                          R"({"kind":"SecretList","items":[
               {"metadata":{"name":"old"},"type":"kubernetes.io/dockercfg",
@@ -193,9 +196,9 @@ TEST(ApiSession, SecretsTable) {
       server.paths(),
       (std::vector<std::string>{
           "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
-          "2Fdockerconfigjson",
+          "2Fdockerconfigjson&limit=500",
           "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
-          "2Fdockercfg",
+          "2Fdockercfg&limit=500",
           "/api/v1/namespaces/ns1/secrets/one",
           "/api/v1/namespaces/ns1/secrets/gone",
           "/api/v1/namespaces/ns1/secrets/bad",
@@ -203,6 +206,123 @@ TEST(ApiSession, SecretsTable) {
       }));
   EXPECT_EQ(api.requests(), 6);
   EXPECT_EQ(server.connections(), 1);
+}
+
+// A SecretList page: `names` as dockerconfigjson secrets, then
+// metadata.continue when `next` is not empty.
+std::string ListPage(const std::vector<std::string>& names,
+                     const std::string& next) {
+  std::string body = R"({"kind":"SecretList","metadata":{)";
+  if (!next.empty()) body += R"("continue":")" + next + R"(")";
+  body += R"(},"items":[)";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i != 0) body += ",";
+    body += R"({"metadata":{"name":")" + names[i] +
+            R"("},"type":"kubernetes.io/dockerconfigjson","data":{}})";
+  }
+  return body + "]}";
+}
+
+// The request line's target.
+std::string TargetOf(const std::string& head) {
+  std::size_t a = head.find(' ');
+  return head.substr(a + 1, head.find(' ', a + 1) - a - 1);
+}
+
+TEST(ApiSession, ListsArePagedAndTheirPagesPipelined) {
+  TestServer server(
+      ServeWith(TestPki().server), [](const std::string& head, int, int) {
+        const std::string target = TargetOf(head);
+        const bool cfg = target.find("dockercfg&") != std::string::npos;
+        const std::size_t at = target.find("&continue=");
+        const std::string token =
+            at == std::string::npos ? "" : target.substr(at + 10);
+        if (cfg) {
+          if (token.empty()) return Respond(200, "OK", ListPage({"c1"}, "d1"));
+          return Respond(200, "OK", ListPage({"c2"}, ""));
+        }
+        if (token.empty()) return Respond(200, "OK", ListPage({"j1"}, "t/1="));
+        if (token == "t%2F1%3D") {
+          return Respond(200, "OK", ListPage({"j2", "j3"}, "t2"));
+        }
+        return Respond(200, "OK", ListPage({"j4"}, ""));
+      });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server));
+  auto list = api.list_pull_secrets("ns1");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  std::vector<std::string> names;
+  for (const PullSecret& s : *list) names.push_back(s.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"j1", "c1", "j2", "j3", "c2", "j4"}));
+  const std::string json =
+      "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
+      "2Fdockerconfigjson&limit=500";
+  const std::string cfg =
+      "/api/v1/namespaces/ns1/secrets?fieldSelector=type%3Dkubernetes.io%"
+      "2Fdockercfg&limit=500";
+  EXPECT_EQ(server.paths(), (std::vector<std::string>{
+                                json, cfg, json + "&continue=t%2F1%3D",
+                                cfg + "&continue=d1", json + "&continue=t2"}));
+  EXPECT_EQ(api.requests(), 5);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(ApiSession, ListPagingIsBounded) {
+  struct Case {
+    std::string name;
+    std::function<Reply(const std::string& target, int req)> reply;
+    std::string message_part;
+    int max_requests;
+  };
+  const std::string many_items = [] {
+    std::string items;
+    for (std::size_t i = 0; i < kMaxListItems / 2 + 1; ++i) {
+      items += i == 0 ? "{}" : ",{}";
+    }
+    return R"({"items":[)" + items + "]}";
+  }();
+  const Case cases[] = {
+      {"the token it was asked for, again",
+       [](const std::string&, int) {
+         return Respond(200, "OK", ListPage({}, "first"));
+       },
+       "same continue token", 4},
+      {"a new token every page, forever",
+       [](const std::string&, int req) {
+         return Respond(200, "OK", ListPage({}, "t" + std::to_string(req)));
+       },
+       "more than 1000 pages", kMaxListPages},
+      {"too many items",
+       [&](const std::string&, int) { return Respond(200, "OK", many_items); },
+       "more than 100000 pull secrets", 2},
+      {"a token too long to send back",
+       [](const std::string&, int) {
+         return Respond(200, "OK",
+                        ListPage({}, std::string(kMaxContinueToken + 1, 'x')));
+       },
+       "metadata.continue is longer than 4096 bytes", 2},
+      {"a token with a space",
+       [](const std::string&, int) {
+         return Respond(200, "OK", ListPage({}, "a b"));
+       },
+       "not printable ASCII", 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestServer server(ServeWith(TestPki().server),
+                      [&](const std::string& head, int, int req) {
+                        return c.reply(TargetOf(head), req);
+                      });
+    ASSERT_TRUE(server.ok());
+    ApiSession api(ApiTo(server, 20000));
+    auto list = api.list_pull_secrets("ns1");
+    ASSERT_FALSE(list.ok());
+    EXPECT_EQ(list.error().kind, ApiError::Kind::kDecode);
+    EXPECT_NE(list.error().message.find(c.message_part), std::string::npos)
+        << list.error().message;
+    EXPECT_LE(api.requests(), c.max_requests);
+  }
 }
 
 TEST(ApiSession, StatusAndRetryTable) {
@@ -312,6 +432,31 @@ TEST(ApiSession, StatusAndRetryTable) {
     EXPECT_EQ(e.ns, "team-a");
     EXPECT_EQ(e.name, "web-0");
   }
+}
+
+// A server's Status message is network data: escaped as log lines are
+// (log_safe, idempotent, so printing it again changes nothing) and cut.
+TEST(ApiSession, ServerTextIsEscapedAndCut) {
+  const std::string message =
+      "no\\ncrio-credential-provider: error: forged\\u001b[2J" +
+      std::string(5000, 'x');
+  TestServer server(ServeWith(TestPki().server),
+                    [&](const std::string&, int, int) {
+                      return Respond(422, "Unprocessable Entity",
+                                     StatusBody(422, "Invalid\\r", message));
+                    });
+  ASSERT_TRUE(server.ok());
+  ApiSession api(ApiTo(server));
+  auto pod = api.get_pod("ns1", "p");
+  ASSERT_FALSE(pod.ok());
+  const ApiError& e = pod.error();
+  EXPECT_EQ(e.reason, "Invalid\\r");
+  EXPECT_TRUE(e.message.starts_with(
+      "no\\ncrio-credential-provider: error: forged\\x1b[2Jxxx"))
+      << e.message;
+  EXPECT_TRUE(e.message.ends_with("x...")) << e.message;
+  EXPECT_LT(e.message.size(), 530u);
+  EXPECT_EQ(log_safe(e.message), e.message);
 }
 
 TEST(ApiSession, FailuresTable) {

@@ -4,7 +4,7 @@
 #include <openssl/pem.h>
 
 #include "gtest/gtest.h"
-#include "tls_test_server.h"
+#include "test_pki.h"
 
 namespace {
 

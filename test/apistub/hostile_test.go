@@ -124,6 +124,105 @@ func TestHostileJSONStaysWithinMemory(t *testing.T) {
 	}
 }
 
+// A namespace LIST of 100,000 pull secrets cost 160 MB in one body; paged,
+// the provider holds one page and the secrets, within the RSS budget. One
+// more than kMaxListItems (100,000) is refused with the fix.
+func TestHugeNamespace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 secrets")
+	}
+	t.Parallel()
+	e := newEnv(t)
+	const n = 100_000
+	for i := 0; i < n-1; i++ {
+		e.stub.AddSecret(DockerConfigJSON(testNS, fmt.Sprintf("team-%06d", i),
+			fmt.Sprintf(`{"auths":{"registry-%06d.example.com":{"auth":"dXNlcjpwYXNzd29yZA=="}}}`, i)))
+	}
+	e.secret(testNS, fixture{name: "zz-mirror", entries: []entry{
+		{key: "mirror.example.com", user: "alpha-huge"}}})
+	res := e.run(e.request(nginx), "--secrets=namespace", "--timeout=20s")
+	checkOK(t, res)
+	e.checkAuthFile(nginx, map[string]string{"mirror.example.com/hub/library/nginx": "alpha-huge"}, nil)
+	if pages := len(e.stub.Requests()); pages != n/500+1 {
+		t.Errorf("%d LIST pages, want %d", pages, n/500+1)
+	}
+	if m := peakRSS.FindStringSubmatch(res.stderr); m != nil {
+		t.Logf("%d pull secrets: peak RSS %s kB, wall %v, CPU %v", n, m[1], res.elapsed, res.cpu)
+	}
+	if kb, _ := strconv.Atoi(peakRSS.FindStringSubmatch(res.stderr)[1]); kb > 48<<10 {
+		t.Errorf("peak RSS %d KiB, want well under the 64 MiB budget (48 MiB)", kb)
+	}
+	if res.elapsed > 20*time.Second {
+		t.Errorf("run took %v", res.elapsed)
+	}
+
+	e.stub.AddSecret(DockerCfg(testNS, "one-too-many", `{"x.example.com":{"auth":"dTpw"}}`))
+	res = e.run(e.request(nginx), "--secrets=namespace", "--timeout=20s")
+	checkFailure(t, res, `more than 100000 pull secrets`, `--secrets=pod`)
+	if res.wrote {
+		t.Errorf("an auth file was left behind\n%v", res)
+	}
+}
+
+// Every status class from the API server on the first read, each 3xx with a
+// Location that points at a second, working API server: a redirect is
+// never followed (our token must not go where the server says), a 4xx is
+// never retried (429 excepted), a 5xx is retried; every run is one error
+// line with the status, no auth file, within the budget.
+func TestEveryStatusAndNoRedirect(t *testing.T) {
+	t.Parallel()
+	codes := []int{
+		300, 301, 302, 303, 304, 305, 306, 307, 308, 399,
+		400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
+		414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 431, 451, 499,
+		500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511, 599,
+	}
+	for _, code := range codes {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.standardSecrets()
+			elsewhere, err := Start(serverCert, e.token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer elsewhere.Close()
+			elsewhere.AddPod(e.pod.Pod)
+			e.stub.AddFault(Fault{Resource: "pods", Status: code,
+				Location: elsewhere.URL + "/api/v1/namespaces/" + testNS + "/pods/" + testPod})
+			res := e.run(e.request(nginx))
+			want := []string{`\b` + strconv.Itoa(code) + `\b`}
+			switch {
+			case code == 401:
+				want = []string{`401 Unauthorized`}
+			case code == 403:
+				want = []string{`forbidden`}
+			case code == 404:
+				want = []string{`not found`}
+			case code < 400:
+				want = append(want, `redirects are never followed`, `--api-server`)
+			}
+			checkFailure(t, res, want...)
+			checkBudget(t, res)
+			if res.wrote {
+				t.Errorf("an auth file was written")
+			}
+			if got := elsewhere.Requests(); len(got) != 0 {
+				t.Errorf("the redirect was followed: %q", reads(got))
+			}
+			asked := 0
+			for _, r := range e.stub.Requests() {
+				if r.Resource == "pods" {
+					asked++
+				}
+			}
+			if want := map[bool]int{true: 3, false: 1}[code >= 500]; asked != want {
+				t.Errorf("the pod was asked for %d times, want %d", asked, want)
+			}
+		})
+	}
+}
+
 // 100,000 nested arrays (200 KB) in the global auth file crashed the
 // provider and `resolve --auth-file-out` (recursive dump()).
 func TestDeepGlobalAuthFile(t *testing.T) {

@@ -3,6 +3,7 @@ package apistub
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -149,6 +150,44 @@ func TestNamespaceSecrets(t *testing.T) {
 				!strings.HasPrefix(r.RawQuery, "fieldSelector=type%3Dkubernetes.io%2Fdockerconfigjson") {
 			t.Errorf("list request %v: want /api/v1/namespaces/team-alpha/secrets?fieldSelector=type%%3D<type>", r)
 		}
+	}
+}
+
+// A namespace larger than one page is read page by page: limit=500 on
+// every LIST, and the next page asked for with the continue token of the
+// last one. The matching secret sits on the last page of its type.
+func TestNamespaceSecretsPaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := 0; i < 1001; i++ {
+		e.stub.AddSecret(DockerConfigJSON(testNS, fmt.Sprintf("unused-%04d", i),
+			fmt.Sprintf(`{"auths":{"unused-%04d.example.com":{"auth":"dTpw"}}}`, i)))
+	}
+	e.secret(testNS, fixture{name: "zz-last", entries: []entry{
+		{key: "mirror.example.com", user: "alpha-last-page"}}})
+	e.secret(testNS, fixture{name: "ns-cfg", typ: TypeDockerCfg, entries: []entry{
+		{key: "mirror2.example.com:5000", user: "alpha-ns-cfg", form: "userpass"}}})
+
+	res := e.run(e.request(nginx), "--secrets=namespace")
+	checkOK(t, res)
+	checkBudget(t, res)
+	e.checkAuthFile(nginx, map[string]string{
+		"mirror.example.com/hub/library/nginx":             "alpha-last-page",
+		"mirror2.example.com:5000/dockerhub/library/nginx": "alpha-ns-cfg",
+	}, nil)
+	jsonList := "list secrets team-alpha type=kubernetes.io/dockerconfigjson"
+	e.checkReads(jsonList, jsonList, jsonList, "list secrets team-alpha type=kubernetes.io/dockercfg")
+	var continued []string
+	for _, r := range e.stub.Requests() {
+		if r.Query.Get("limit") != "500" {
+			t.Errorf("%v: want limit=500", r)
+		}
+		if c := r.Query.Get("continue"); c != "" {
+			continued = append(continued, r.Query.Get("fieldSelector"))
+		}
+	}
+	if want := []string{"type=kubernetes.io/dockerconfigjson", "type=kubernetes.io/dockerconfigjson"}; !reflect.DeepEqual(continued, want) {
+		t.Errorf("pages asked for with a continue token: %q, want %q", continued, want)
 	}
 }
 

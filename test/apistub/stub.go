@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ type Fault struct {
 	// normally after Delay.
 	Status     int
 	RetryAfter string // Retry-After header value, if any
+	Location   string // Location header value, if any (a redirect)
 	// Body, when set, is the answer verbatim (status Status, 200 when 0):
 	// a hostile or broken server.
 	Body string
@@ -114,6 +116,7 @@ type Server struct {
 	pods     map[string]Pod
 	sas      map[string]ServiceAccount
 	secrets  map[string]Secret
+	keys     []string // secrets' keys in order; nil when stale
 	faults   []*Fault
 	requests []Request
 
@@ -198,6 +201,9 @@ func (s *Server) AddServiceAccount(sa ServiceAccount) {
 func (s *Server) AddSecret(sec Secret) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.secrets[key(sec.Namespace, sec.Name)]; !ok {
+		s.keys = nil
+	}
 	s.secrets[key(sec.Namespace, sec.Name)] = sec
 }
 
@@ -379,6 +385,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			if fault.RetryAfter != "" {
 				w.Header().Set("Retry-After", fault.RetryAfter)
 			}
+			if fault.Location != "" {
+				w.Header().Set("Location", fault.Location)
+			}
 			writeJSON(w, fault.Status, statusFor(fault.Status, req))
 			return
 		}
@@ -497,9 +506,14 @@ func parseTypeSelector(sel string) (string, error) {
 	return "", fmt.Errorf("%w %q", ErrSelector, sel)
 }
 
+// listSecrets pages as kube-apiserver does: items in key order, at most
+// `limit` of them, and metadata.continue, an opaque token, when more are
+// left. The token is our own encoding of where
+// the next page starts; a token the stub did not issue is a 400, as
+// kube-apiserver answers one it cannot decode.
 func (s *Server) listSecrets(req Request) (any, int) {
 	for k := range req.Query {
-		if k != "fieldSelector" && k != "limit" && k != "resourceVersion" {
+		if k != "fieldSelector" && k != "limit" && k != "continue" && k != "resourceVersion" {
 			st := statusFor(400, req)
 			st.Message = "unsupported query parameter " + k
 			return st, 400
@@ -511,22 +525,81 @@ func (s *Server) listSecrets(req Request) (any, int) {
 		st.Message = err.Error()
 		return st, 400
 	}
-	var names []string
-	for k, sec := range s.secrets {
-		if sec.Namespace == req.Namespace && (typ == "" || sec.Type == typ) {
-			names = append(names, k)
+	limit := 0
+	if v := req.Query.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			st := statusFor(400, req)
+			st.Message = "invalid limit " + strconv.Quote(v)
+			return st, 400
 		}
 	}
-	sort.Strings(names)
+	start := ""
+	if v := req.Query.Get("continue"); v != "" {
+		var ok bool
+		if start, ok = decodeContinue(v); !ok {
+			st := statusFor(400, req)
+			st.Message = "continue key is not valid"
+			return st, 400
+		}
+	}
+	prefix := req.Namespace + "/"
+	keys := s.sortedKeys()
+	i := sort.SearchStrings(keys, prefix)
+	if start != "" {
+		i = sort.SearchStrings(keys, start)
+	}
 	items := []map[string]any{}
-	for _, k := range names {
-		items = append(items, secretObject(s.secrets[k], false))
+	metadata := map[string]any{"resourceVersion": "4243"}
+	for ; i < len(keys) && strings.HasPrefix(keys[i], prefix); i++ {
+		sec := s.secrets[keys[i]]
+		if typ != "" && sec.Type != typ {
+			continue
+		}
+		if limit > 0 && len(items) == limit {
+			// No remainingItemCount: kube-apiserver leaves it out when
+			// a field selector filters the list.
+			metadata["continue"] = encodeContinue(keys[i])
+			break
+		}
+		items = append(items, secretObject(sec, false))
 	}
 	return map[string]any{
 		"kind": "SecretList", "apiVersion": "v1",
-		"metadata": map[string]any{"resourceVersion": "4243"},
+		"metadata": metadata,
 		"items":    items,
 	}, 200
+}
+
+// sortedKeys is every secret's key in order, computed once per change (a
+// LIST of a large namespace takes hundreds of pages). Called with s.mu held.
+func (s *Server) sortedKeys() []string {
+	if s.keys == nil {
+		s.keys = make([]string, 0, len(s.secrets))
+		for k := range s.secrets {
+			s.keys = append(s.keys, k)
+		}
+		sort.Strings(s.keys)
+	}
+	return s.keys
+}
+
+// The continue token: base64 of {"v":...,"start":KEY}, the key the next page
+// starts at. Only tokens of this form decode.
+func encodeContinue(start string) string {
+	raw, _ := json.Marshal(map[string]string{"v": "apistub/v1", "start": start})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func decodeContinue(token string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", false
+	}
+	var v struct{ V, Start string }
+	if json.Unmarshal(raw, &v) != nil || v.V != "apistub/v1" || v.Start == "" {
+		return "", false
+	}
+	return v.Start, true
 }
 
 // writeRaw takes over the connection and writes fault.Raw as paced.

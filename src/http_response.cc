@@ -139,6 +139,13 @@ HttpResult<HttpResponse> read_response(std::string& pending,
     bool header_checked = false;
     // Gives the parser what is pending; an error, or nothing.
     auto feed = [&]() -> std::optional<HttpError> {
+      // A body without Content-Length (chunked) grows by doubling: 16 MiB
+      // would take 32 MiB of room, and 48 while it moves. Past 1 MiB it
+      // gets the cap's room at once.
+      std::string& body = parser.get().body();
+      if (body.size() > (1u << 20) && body.capacity() < limits.max_body_bytes) {
+        body.reserve(limits.max_body_bytes);
+      }
       ErrorCode ec;
       std::size_t used =
           parser.put(boost::asio::buffer(pending.data(), pending.size()), ec);

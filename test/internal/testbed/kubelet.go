@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 )
@@ -287,15 +288,30 @@ func (k *Kubelet) WaitPull(ns, pod string) PullOutcome {
 	}
 }
 
-// DeletePod deletes the pod at once and waits until CRI-O has been quiet for
-// two seconds. The test images cannot run (Debian's runc cannot start their
-// containers here), so kubelet keeps retrying the container and, with
-// imagePullPolicy Always, pulls again on every retry until the pod is gone.
+// DeletePod deletes the pod gracefully and waits until kubelet has removed it
+// from the API server (kubelet does so only once the pod's worker has
+// stopped, so no retry of its pull can start afterwards) and CRI-O has been
+// quiet for two seconds. The test images cannot run (Debian's runc cannot
+// start their containers here), so kubelet keeps retrying the container and,
+// with imagePullPolicy Always, pulls again on every retry until the pod is
+// gone; a forced deletion (grace 0) removes the object at once, and a retry
+// already under way then lands in the next step's counts.
 func (k *Kubelet) DeletePod(ns, name string) {
 	k.env.T.Helper()
-	zero := int64(0)
-	k.env.Must(k.env.CP.Admin.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero}))
+	grace := int64(1)
+	pods := k.env.CP.Admin.CoreV1().Pods(ns)
+	k.env.Must(pods.Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &grace}))
 	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := pods.Get(context.Background(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			k.env.T.Fatalf("kubelet did not remove pod %s/%s within a minute of its deletion (err %v)\nkubelet log:\n%s", ns, name, err, tail(k.LogPath, 40))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	last := -1
 	for time.Now().Before(deadline) {
 		n := strings.Count(k.CRIO.Log(), "Pulling image: ")

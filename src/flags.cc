@@ -193,6 +193,75 @@ Result<bool> SetDoctor(DoctorOptions& o, const std::string& name,
   return true;
 }
 
+Result<bool> SetLogLevel(LogLevel& out, const std::string& value) {
+  if (!parse_log_level(value, out))
+    return Error{"--log-level takes error, warn, info or debug, not \"" +
+                 value + "\""};
+  return true;
+}
+
+Result<bool> SetGateway(GatewayOptions& o, const std::string& name,
+                        const std::string& value) {
+  if (name == "ticket-dir") {
+    o.ticket_dir = value;
+  } else if (name == "listen") {
+    o.listen = value;
+  } else if (name == "tls-cert") {
+    o.tls_cert = value;
+  } else if (name == "tls-key") {
+    o.tls_key = value;
+  } else if (name == "mirror-ca-file") {
+    o.mirror_ca_file = value;
+  } else if (name == "pull-idle") {
+    return SetDuration(o.pull_idle, name, value, false);
+  } else if (name == "pull-max") {
+    return SetDuration(o.pull_max, name, value, false);
+  } else if (name == "drain-timeout") {
+    return SetDuration(o.drain_timeout, name, value, false);
+  } else if (name == "io-timeout") {
+    return SetDuration(o.io_timeout, name, value, false);
+  } else if (name == "max-connections") {
+    int n = 0;
+    for (char c : value) {
+      if (c < '0' || c > '9' || n > 100000) {
+        n = 0;
+        break;
+      }
+      n = n * 10 + (c - '0');
+    }
+    if (n <= 0)
+      return Error{"--max-connections takes a positive number, not \"" + value +
+                   "\""};
+    o.max_connections = n;
+  } else if (name == "log-level") {
+    return SetLogLevel(o.log_level, value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Result<bool> SetHostsToml(HostsTomlOptions& o, const std::string& name,
+                          const std::string& value) {
+  if (auto taken = SetRegistries(o.registries, name, value); !taken || *taken)
+    return taken;
+  if (name == "config-path")
+    o.config_path = value;
+  else if (name == "gateway")
+    o.gateway_url = value;
+  else if (name == "listen")
+    o.listen = value;
+  else if (name == "tls-cert")
+    o.tls_cert = value;
+  else if (name == "registry")
+    o.extra_registries.push_back(value);
+  else if (name == "log-level")
+    return SetLogLevel(o.log_level, value);
+  else
+    return false;
+  return true;
+}
+
 // The options struct of one command from its flags: `set` must take every
 // flag the table gives the command, but for those parse_args handles.
 template <typename T>
@@ -324,6 +393,10 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args) {
       return keep(Build(given, SetKubeletConfig));
     case Command::kDoctor:
       return keep(Build(given, SetDoctor));
+    case Command::kGateway:
+      return keep(Build(given, SetGateway));
+    case Command::kHostsToml:
+      return keep(Build(given, SetHostsToml));
   }
   return Error{"internal error: unknown command"};
 }

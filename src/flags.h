@@ -11,7 +11,15 @@
 #include "options.h"
 #include "result.h"
 
-enum class Command { kProvider, kResolve, kMatch, kKubeletConfig, kDoctor };
+enum class Command {
+  kProvider,
+  kResolve,
+  kMatch,
+  kKubeletConfig,
+  kDoctor,
+  kGateway,
+  kHostsToml
+};
 
 struct ParsedArgs {
   Command command = Command::kProvider;
@@ -20,7 +28,8 @@ struct ParsedArgs {
   bool version_json = false;
   // The struct of `command`, in the order of Command.
   std::variant<ProviderOptions, ResolveOptions, MatchOptions,
-               KubeletConfigOptions, DoctorOptions>
+               KubeletConfigOptions, DoctorOptions, GatewayOptions,
+               HostsTomlOptions>
       options;
 };
 

@@ -86,6 +86,16 @@ std::string log_safe(std::string_view text) {
   return out;
 }
 
+std::string log_value(std::string_view text, size_t max) {
+  std::string quoted = "\"";
+  for (char c : text.substr(0, max)) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  if (text.size() > max) quoted += "...";
+  return log_safe(quoted + "\"");
+}
+
 Logger::Logger(LogLevel level, bool to_syslog)
     : level_(level), syslog_(to_syslog) {
   if (syslog_) ::openlog("crio-credential-provider", LOG_PID, LOG_DAEMON);

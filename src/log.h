@@ -18,6 +18,12 @@ bool parse_log_level(std::string_view text, LogLevel& out);
 // line. Every line the binary prints to stderr or syslog goes through it.
 std::string log_safe(std::string_view text);
 
+// A value from outside (a server's message, an error text) for a
+// `key=value` log line: at most `max` bytes of it, in double quotes, with
+// `"` and `\` escaped and then log_safe, so it cannot end its value early
+// and forge another key.
+std::string log_value(std::string_view text, size_t max = 200);
+
 class Logger {
  public:
   Logger(LogLevel level, bool to_syslog);

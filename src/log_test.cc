@@ -73,3 +73,11 @@ TEST(Log, EveryLineIsEscaped) {
             "crio-credential-provider: error: secret "
             "\"x\\ncrio-credential-provider: error: forged\" missing\n");
 }
+
+TEST(Log, ValueIsQuotedCappedAndCannotForgeAKey) {
+  EXPECT_EQ(log_value("connection refused"), "\"connection refused\"");
+  EXPECT_EQ(log_value("a\" user=\"root"), "\"a\\\" user=\\\"root\"");
+  EXPECT_EQ(log_value("back\\slash"), "\"back\\\\slash\"");
+  EXPECT_EQ(log_value("a\r\nevent=forged"), "\"a\\r\\nevent=forged\"");
+  EXPECT_EQ(log_value(std::string(300, 'x'), 4), "\"xxxx...\"");
+}

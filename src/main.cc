@@ -18,6 +18,8 @@
 
 #include "doctor.h"
 #include "flags.h"
+#include "gateway.h"
+#include "hosts_toml.h"
 #include "kubelet_config.h"
 #include "log.h"
 #include "protocol.h"
@@ -96,6 +98,10 @@ int Run(int argc, char** argv) {
           std::get<KubeletConfigOptions>(parsed->options));
     case Command::kDoctor:
       return run_doctor(std::get<DoctorOptions>(parsed->options));
+    case Command::kGateway:
+      return run_gateway(std::get<GatewayOptions>(parsed->options));
+    case Command::kHostsToml:
+      return run_hosts_toml(std::get<HostsTomlOptions>(parsed->options));
     case Command::kProvider:
       break;
   }

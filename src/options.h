@@ -118,6 +118,34 @@ struct DoctorOptions {
   bool json = false;
 };
 
+// `gateway`: the node-local mirror gateway for containerd
+// (docs/containerd.md).
+struct GatewayOptions {
+  std::string ticket_dir = "/run/crio-credential-provider/tickets";
+  std::string listen = "127.0.0.1:5443";
+  std::string tls_cert = "/etc/crio-credential-provider/gateway.crt";
+  std::string tls_key = "/etc/crio-credential-provider/gateway.key";
+  std::string mirror_ca_file;  // empty: the system trust store
+  std::chrono::nanoseconds pull_idle = std::chrono::seconds(60);
+  std::chrono::nanoseconds pull_max = std::chrono::hours(1);
+  std::chrono::nanoseconds drain_timeout = std::chrono::seconds(30);
+  std::chrono::nanoseconds io_timeout = std::chrono::seconds(60);
+  int max_connections = 512;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// `hosts-toml`: containerd's hosts.toml that sends registries to the
+// gateway.
+struct HostsTomlOptions {
+  RegistriesOptions registries;
+  std::string config_path = "/etc/containerd/certs.d";
+  std::string gateway_url;  // empty: https://<listen>
+  std::string listen = "127.0.0.1:5443";
+  std::string tls_cert = "/etc/crio-credential-provider/gateway.crt";
+  std::vector<std::string> extra_registries;  // --registry
+  LogLevel log_level = LogLevel::kInfo;
+};
+
 // registries.conf and its drop-ins as the flags name them
 // (CONTAINERS_REGISTRIES_CONF overrides the main file, as in CRI-O).
 Result<RegistriesConf> load_registries(const RegistriesOptions& options);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authfile.h"
+#include "json.h"
 #include "sha256.h"
 
 namespace {
@@ -96,9 +97,11 @@ std::string ticket_to_json(const Ticket& t) {
 }
 
 Result<Ticket> ticket_from_json(std::string_view text) {
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  // Bounded like every JSON we read, though only root writes tickets.
+  auto parsed = parse_json(text);
+  if (!parsed || !parsed->is_object())
     return Error{"the ticket file is not a JSON object"};
+  const json& doc = *parsed;
   try {
     Ticket t;
     t.id = doc.at("id").get<std::string>();

@@ -112,6 +112,18 @@ const std::vector<CommandDoc>& command_docs() {
        "API server and its CA, the node identity, and kubelet pull records "
        "that share mirrored images with every pod. One line per check: OK, "
        "WARN or FAIL with the fix; exit 1 on any FAIL."},
+      {Command::kGateway, "gateway", "gateway [flags]",
+       "The mirror gateway for containerd: serves the OCI distribution API "
+       "(GET and HEAD of `/v2/`, manifests, blobs; `Range` passed through) on "
+       "a loopback address only, redeems the tickets the provider stores in "
+       "`--ticket-dir` and fetches from each ticket's sources with their own "
+       "credentials (see [containerd.md](containerd.md)). SIGTERM or SIGINT "
+       "drains: no new connections, requests in flight finish, exit 0."},
+      {Command::kHostsToml, "hosts-toml", "hosts-toml [flags]",
+       "Writes containerd's `<config-path>/<registry>/hosts.toml` for every "
+       "registry of registries.conf with mirrors or a rewrite (wildcard "
+       "prefixes skipped) and every `--registry`, sending each only to the "
+       "gateway, and prints the paths."},
   };
   return docs;
 }
@@ -121,9 +133,9 @@ const std::vector<FlagDoc>& flag_docs() {
       {"registries-conf", "PATH", "`/etc/containers/registries.conf`",
        "main registries.conf; given explicitly it must exist. "
        "`CONTAINERS_REGISTRIES_CONF` overrides it and turns drop-ins off",
-       kRegistries},
+       kRegistries | kForHostsToml},
       {"registries-conf-dir", "DIR", "`/etc/containers/registries.conf.d`",
-       "drop-in directory (`*.conf`, name order)", kRegistries},
+       "drop-in directory (`*.conf`, name order)", kRegistries | kForHostsToml},
       {"auth-dir", "DIR", "`/etc/crio/auth`", "CRI-O's `namespaced_auth_dir`",
        kForProvider | kForKubeletConfig | kForDoctor},
       {"global-auth-file", "PATH", "`/var/lib/kubelet/config.json`",
@@ -172,14 +184,55 @@ const std::vector<FlagDoc>& flag_docs() {
        "ticket for the mirror gateway (see [containerd.md](containerd.md))",
        kForProvider | kForKubeletConfig},
       {"ticket-dir", "DIR", "`/run/crio-credential-provider/tickets`",
-       "containerd: where tickets are stored (created 0700; files 0600)",
-       kForProvider | kForKubeletConfig},
+       "containerd: where the provider stores tickets (created 0700; files "
+       "0600) and the gateway redeems them (it must exist, owned by the "
+       "gateway's user, mode 0700)",
+       kForProvider | kForKubeletConfig | kForGateway},
       {"ticket-ttl", "DURATION", "`5m`",
        "containerd: an unredeemed ticket is worthless after this",
        kForProvider | kForKubeletConfig},
       {"log-level", "error|warn|info|debug", "`info`",
        "stderr and syslog (`crio-credential-provider`)",
-       kForProvider | kForKubeletConfig},
+       kForProvider | kForKubeletConfig | kForGateway | kForHostsToml},
+      {"listen", "ADDR:PORT", "`127.0.0.1:5443`",
+       "the gateway's address, loopback only; hosts-toml: the gateway to "
+       "name when `--gateway` is not given",
+       kForGateway | kForHostsToml},
+      {"tls-cert", "PATH", "`/etc/crio-credential-provider/gateway.crt`",
+       "the gateway's certificate, made (EC P-256, self-signed for "
+       "127.0.0.1, ::1, localhost) when missing; hosts-toml names it as "
+       "`ca`",
+       kForGateway | kForHostsToml},
+      {"tls-key", "PATH", "`/etc/crio-credential-provider/gateway.key`",
+       "the gateway's private key (0600)", kForGateway},
+      {"mirror-ca-file", "PATH", "system trust store",
+       "trust anchors for the mirrors and their token services, instead of "
+       "the system store",
+       kForGateway},
+      {"pull-idle", "DURATION", "`60s`",
+       "a redeemed ticket's pull ends after this long without a request",
+       kForGateway},
+      {"pull-max", "DURATION", "`1h`",
+       "a redeemed ticket's pull ends at the latest this long after "
+       "redemption",
+       kForGateway},
+      {"io-timeout", "DURATION", "`60s`",
+       "deadline of each network step, downstream and upstream (lookup, "
+       "connect, handshake, each read or write): a client that stops "
+       "reading is dropped",
+       kForGateway},
+      {"drain-timeout", "DURATION", "`30s`",
+       "on SIGTERM/SIGINT: how long requests in flight may finish before "
+       "the gateway exits",
+       kForGateway},
+      {"max-connections", "N", "`512`",
+       "further connections are closed at once", kForGateway},
+      {"config-path", "DIR", "`/etc/containerd/certs.d`",
+       "containerd's `registry.config_path`", kForHostsToml},
+      {"gateway", "URL", "`https://<listen>`",
+       "the gateway as containerd reaches it", kForHostsToml},
+      {"registry", "HOST", "none",
+       "repeatable; also write hosts.toml for this registry", kForHostsToml},
       {"json", "", "off", "print JSON instead of text",
        kForResolve | kForMatch | kForDoctor},
       {"namespace", "NS", "`default`",
@@ -242,6 +295,10 @@ unsigned command_bit(Command command) {
       return kForKubeletConfig;
     case Command::kDoctor:
       return kForDoctor;
+    case Command::kGateway:
+      return kForGateway;
+    case Command::kHostsToml:
+      return kForHostsToml;
   }
   return 0;
 }

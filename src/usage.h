@@ -18,7 +18,9 @@ enum CommandBit : unsigned {
   kForMatch = 1u << 2,
   kForKubeletConfig = 1u << 3,
   kForDoctor = 1u << 4,
-  kForAll = 0x1f,
+  kForGateway = 1u << 5,
+  kForHostsToml = 1u << 6,
+  kForAll = 0x7f,
 };
 
 struct CommandDoc {

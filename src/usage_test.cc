@@ -21,8 +21,11 @@ const char* SampleValue(std::string_view flag) {
   if (flag == "secrets") return "namespace";
   if (flag == "log-level") return "debug";
   if (flag == "cache-duration") return "0s";
-  if (flag == "stale-after" || flag == "timeout" || flag == "ticket-ttl")
+  if (flag == "stale-after" || flag == "timeout" || flag == "ticket-ttl" ||
+      flag == "pull-idle" || flag == "pull-max" || flag == "io-timeout" ||
+      flag == "drain-timeout")
     return "30s";
+  if (flag == "max-connections") return "64";
   if (flag == "runtime") return "containerd";
   if (flag == "mirror-registry") return "mirror.example.com";
   return "/some/path";

@@ -214,6 +214,11 @@ type DriverConfig struct {
 	// VerificationPolicy is kubelet's imagePullCredentialsVerificationPolicy
 	// (default NeverVerifyPreloadedImages, kubelet's default).
 	VerificationPolicy string
+	// NodeArgs are appended to the e2e-node kubelet's own arguments.
+	NodeArgs []string
+	// CRISocket, when set, is the runtime the kubelet pulls through (a
+	// containerd's socket) instead of a CRI-O started for this driver.
+	CRISocket string
 	// Args are appended to the standard provider arguments (--api-server,
 	// --ca-file, --auth-dir, --global-auth-file, --registries-conf,
 	// --registries-conf-dir).
@@ -275,7 +280,11 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 	d := &Driver{env: e, Dir: dir, ConfigPath: configPath,
 		StderrPath: filepath.Join(dir, "kubelet.stderr"), ProviderStderrPath: filepath.Join(dir, "provider.stderr")}
 
-	d.CRIO = e.StartCRIO(filepath.Join(dir, "crio"), CRIOConfig{})
+	criSocket, crioLog := cfg.CRISocket, ""
+	if criSocket == "" {
+		d.CRIO = e.StartCRIO(filepath.Join(dir, "crio"), CRIOConfig{})
+		criSocket, crioLog = d.CRIO.Socket, d.CRIO.LogPath
+	}
 
 	stderr, err := os.Create(d.StderrPath)
 	e.Must(err)
@@ -285,12 +294,13 @@ func (e *Env) StartDriver(cfg DriverConfig) *Driver {
 		"--kubeconfig="+kubeconfig,
 		"--auth-dir="+e.AuthDir,
 		"--global-auth-file="+e.GlobalAuthFile,
-		"--cri-socket="+d.CRIO.Socket,
-		"--crio-log="+d.CRIO.LogPath,
+		"--cri-socket="+criSocket,
+		"--crio-log="+crioLog,
 	)
 	if cfg.VerificationPolicy != "" {
 		cmd.Args = append(cmd.Args, "--image-pull-credentials-verification-policy="+cfg.VerificationPolicy)
 	}
+	cmd.Args = append(cmd.Args, cfg.NodeArgs...)
 	cmd.Dir = filepath.Join(dir, "work")
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "work"))
 	cmd.Stderr = stderr

@@ -1,0 +1,57 @@
+// Package containerd runs the containerd path end to end with real parts:
+// Debian's containerd (private root, state and socket, native snapshotter,
+// no CNI, hosts.toml from `crio-credential-provider hosts-toml`) driven
+// through its CRI PullImage by kubelet's own credential-provider code (the
+// e2e-node helper), the real kube-apiserver, docker-registry mirrors with
+// htpasswd and TLS, the provider in --runtime=containerd mode and the mirror
+// gateway. The upstream registry is a logging TLS stand-in in front of a
+// docker-registry: every request it gets is recorded with its
+// Authorization header.
+//
+// Needs: /usr/bin/containerd (Debian package containerd), docker-registry,
+// the provider binary ($CRIO_CREDENTIAL_PROVIDER_BIN), root (containerd).
+//
+// Run: cd test && go test -count=1 -v ./containerd/
+package containerd
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"crio-credential-provider/test/internal/testbed"
+)
+
+var (
+	bedOnce sync.Once
+	bedDir  string
+	theBed  *testbed.Bed
+	bedErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if theBed != nil {
+		theBed.Stop()
+	}
+	if bedDir != "" {
+		os.RemoveAll(bedDir)
+	}
+	os.Exit(code)
+}
+
+func bed(t *testing.T) *testbed.Bed {
+	t.Helper()
+	bedOnce.Do(func() {
+		bedDir, bedErr = os.MkdirTemp("", "ccp-containerd-")
+		if bedErr != nil {
+			return
+		}
+		theBed, bedErr = testbed.NewBed(bedDir, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "testbed: "+f+"\n", a...) })
+	})
+	if bedErr != nil {
+		t.Fatalf("test bed: %v", bedErr)
+	}
+	return theBed
+}

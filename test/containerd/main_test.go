@@ -1,6 +1,7 @@
 // Package containerd runs the containerd path end to end with real parts:
-// Debian's containerd (private root, state and socket, native snapshotter,
-// no CNI, hosts.toml from `crio-credential-provider hosts-toml`) driven
+// Debian's containerd 1.6 and containerd 2.x built from its module (each with
+// a private root, state and socket, the native snapshotter, no CNI, and
+// hosts.toml from `crio-credential-provider hosts-toml`), driven
 // through its CRI PullImage by kubelet's own credential-provider code (the
 // e2e-node helper), the real kube-apiserver, docker-registry mirrors with
 // htpasswd and TLS, the provider in --runtime=containerd mode and the mirror

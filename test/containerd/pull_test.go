@@ -14,11 +14,28 @@ import (
 	"crio-credential-provider/test/internal/testbed"
 )
 
-// TestGatewayPulls: the scenarios of issue 14, in order, on one node.
+// TestGatewayPulls: the scenarios of issue 14, in order, on one node, once
+// with Debian 12's containerd 1.6 and once with containerd 2.x built from
+// its module (the CRI plugin and its hosts.toml resolver were reorganised in
+// 2.0: both are proven).
 func TestGatewayPulls(t *testing.T) {
 	testbed.RequireProvider(t)
 	if os.Geteuid() != 0 {
 		t.Skip("containerd needs root (mounts for the native snapshotter)")
+	}
+	t.Run("containerd-1.6", func(t *testing.T) { testGatewayPulls(t, testbed.DebianContainerd) })
+	t.Run("containerd-2", func(t *testing.T) {
+		bin, err := testbed.ContainerdV2Binary(t.Logf)
+		if err != nil {
+			t.Fatalf("containerd %s: %v", testbed.ContainerdV2Version, err)
+		}
+		testGatewayPulls(t, bin)
+	})
+}
+
+func testGatewayPulls(t *testing.T, containerd string) {
+	if out, err := exec.Command(containerd, "--version").Output(); err == nil {
+		t.Logf("%s", strings.TrimSpace(string(out)))
 	}
 	e := bed(t).NewEnv(t)
 
@@ -44,7 +61,7 @@ location = "%[2]s/team"
 
 	gw := startGateway(t, e, "--pull-idle=3s", "--io-timeout=5s", "--drain-timeout=20s")
 	responses := recorder(t, e) // after the gateway: it runs the real binary
-	cd, err := testbed.StartContainerd(filepath.Join(e.Dir, "containerd"))
+	cd, err := testbed.StartContainerd(containerd, filepath.Join(e.Dir, "containerd"))
 	e.Must(err)
 	t.Cleanup(cd.Stop)
 	out, err := exec.Command(testbed.RequireProvider(t), "hosts-toml", "--registries-conf="+e.RegistriesConf,
@@ -73,7 +90,7 @@ location = "%[2]s/team"
 	}
 	d := e.StartDriver(testbed.DriverConfig{Node: node, MatchImages: []string{"docker.io"},
 		DefaultCacheDuration: "0s", TeeStderr: true,
-		Args:     []string{"--runtime=containerd", "--ticket-dir=" + gw.TicketDir, "--ticket-ttl=3s"},
+		Args:      []string{"--runtime=containerd", "--ticket-dir=" + gw.TicketDir, "--ticket-ttl=3s"},
 		CRISocket: cd.Socket})
 	pull := func(t *testing.T, ns, pod string) nodeapi.Result {
 		t.Helper()

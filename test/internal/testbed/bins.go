@@ -283,18 +283,15 @@ var crioTags = []string{"containers_image_openpgp", "containers_image_ostree_stu
 // proxy refuses the module's version list, so the module is downloaded by
 // exact version and built in place.
 func CRIOBinaries(version string, logf func(string, ...any)) (crio, pinns string, err error) {
-	dl := exec.Command("go", "mod", "download", "-json", "github.com/cri-o/cri-o@"+version)
-	dl.Dir = os.TempDir() // outside any module
-	out, err := dl.Output()
-	var mod struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &mod); jerr != nil || mod.Error != "" || mod.Dir == "" {
-		return "", "", fmt.Errorf("download CRI-O %s from the module proxy: %v %s", version, err, mod.Error)
-	}
-	crio, err = buildCached(buildSpec{name: "crio-" + version, pkg: "./cmd/crio", tags: crioTags, dir: mod.Dir}, logf)
+	modDir, err := downloadModule("github.com/cri-o/cri-o", version)
 	if err != nil {
 		return "", "", err
 	}
-	srcs, _ := filepath.Glob(filepath.Join(mod.Dir, "pinns", "src", "*.c"))
+	crio, err = buildCached(buildSpec{name: "crio-" + version, pkg: "./cmd/crio", tags: crioTags, dir: modDir}, logf)
+	if err != nil {
+		return "", "", err
+	}
+	srcs, _ := filepath.Glob(filepath.Join(modDir, "pinns", "src", "*.c"))
 	if len(srcs) == 0 {
 		return "", "", fmt.Errorf("CRI-O %s has no pinns/src/*.c", version)
 	}
@@ -308,7 +305,37 @@ func CRIOBinaries(version string, logf func(string, ...any)) (crio, pinns string
 		h.Write(b)
 	}
 	pinns, err = cachedBinary("pinns-"+version, hex.EncodeToString(h.Sum(nil))[:16], logf, func(tmp string) error {
-		return run(mod.Dir, "gcc", append([]string{"-std=c99", "-O2", "-o", tmp}, srcs...)...)
+		return run(modDir, "gcc", append([]string{"-std=c99", "-O2", "-o", tmp}, srcs...)...)
 	})
 	return crio, pinns, err
+}
+
+// downloadModule fetches module at an exact version from the Go module proxy
+// (outside any module, so the test module's go.mod is untouched) and returns
+// its directory in the module cache.
+func downloadModule(module, version string) (string, error) {
+	dl := exec.Command("go", "mod", "download", "-json", module+"@"+version)
+	dl.Dir = os.TempDir()
+	out, err := dl.Output()
+	var mod struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &mod); jerr != nil || mod.Error != "" || mod.Dir == "" {
+		return "", fmt.Errorf("download %s %s from the module proxy: %v %s", module, version, err, mod.Error)
+	}
+	return mod.Dir, nil
+}
+
+// ContainerdV2Version is the containerd 2.x release the containerd suite
+// proves beside Debian's 1.6 (a version the Go module proxy serves).
+const ContainerdV2Version = "v2.4.2"
+
+// ContainerdV2Binary builds (once per version and Go toolchain) containerd
+// from the github.com/containerd/containerd/v2 module, without the btrfs,
+// devmapper and zfs snapshotters (their C headers are not needed for pulls).
+func ContainerdV2Binary(logf func(string, ...any)) (string, error) {
+	modDir, err := downloadModule("github.com/containerd/containerd/v2", ContainerdV2Version)
+	if err != nil {
+		return "", err
+	}
+	return buildCached(buildSpec{name: "containerd-" + ContainerdV2Version, pkg: "./cmd/containerd",
+		tags: []string{"no_btrfs", "no_devmapper", "no_zfs"}, dir: modDir}, logf)
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// ContainerdBinary is Debian 12's containerd (1.6.20).
-const ContainerdBinary = "/usr/bin/containerd"
+// DebianContainerd is Debian 12's containerd (1.6.20).
+const DebianContainerd = "/usr/bin/containerd"
 
 // Containerd is a private containerd: its own root, state and sockets, the
 // native snapshotter, no CNI, registry hosts from ConfigPath (hosts.toml).
@@ -23,10 +23,13 @@ type Containerd struct {
 	cmd        *exec.Cmd
 }
 
-// StartContainerd starts containerd under dir and waits for its socket.
-func StartContainerd(dir string) (*Containerd, error) {
-	if _, err := os.Stat(ContainerdBinary); err != nil {
-		return nil, fmt.Errorf("%s missing: apt-get install containerd (%v)", ContainerdBinary, err)
+// StartContainerd starts the containerd binary under dir and waits for its
+// socket. The configuration is version 2, which containerd 1.6 reads as is
+// and containerd 2.x migrates on load (the CRI plugin's registry
+// config_path among it).
+func StartContainerd(binary, dir string) (*Containerd, error) {
+	if _, err := os.Stat(binary); err != nil {
+		return nil, fmt.Errorf("containerd %s missing (Debian's: apt-get install containerd): %v", binary, err)
 	}
 	c := &Containerd{Dir: dir, Socket: filepath.Join(dir, "containerd.sock"),
 		ConfigPath: filepath.Join(dir, "certs.d"), LogPath: filepath.Join(dir, "containerd.log")}
@@ -64,7 +67,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 	if err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command(ContainerdBinary, "--config", cfgPath)
+	c.cmd = exec.Command(binary, "--config", cfgPath)
 	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := c.cmd.Start(); err != nil {

@@ -251,6 +251,28 @@ location = "%[2]s/team"
 		}
 	})
 
+	t.Run("unredeemed-ticket-expires", func(t *testing.T) {
+		// A ticket whose pull never reached the gateway (it was down) is
+		// worthless once its TTL (--ticket-ttl=3s) has passed, even to a
+		// gateway started afterwards.
+		if err := gw.stop(t); err != nil {
+			t.Errorf("gateway exit after SIGTERM: %v", err)
+		}
+		if r := pull(t, alphaNS, "app"); r.Pulled {
+			t.Fatalf("pulled with the gateway down")
+		}
+		issued := tickets(t, responses)
+		ticket := issued[len(issued)-1]
+		time.Sleep(4 * time.Second)
+		gw.start(t)
+		if s := gw.get(t, "/v2/team/app/manifests/1?ns=docker.io", ticket[0], ticket[1]); s != 401 {
+			t.Errorf("an unredeemed ticket past its TTL: status %d, want 401", s)
+		}
+		if r := pull(t, alphaNS, "app"); !r.Pulled {
+			t.Fatalf("the next pull failed: %s", r.PullError)
+		}
+	})
+
 	t.Run("logs-hold-no-secret", func(t *testing.T) {
 		logs := gw.log() + d.ProviderStderr()
 		secrets := []string{alpha.Password, alpha2.Password, beta.Password}

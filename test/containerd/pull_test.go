@@ -48,6 +48,12 @@ func testGatewayPulls(t *testing.T, containerd string) {
 		Users: map[string]string{pusher.Username: pusher.Password, alpha.Username: alpha.Password,
 			alpha2.Username: alpha2.Password, beta.Username: beta.Password}})
 	e.Push(mirror, "mirror", &pusher, "team/app:1", "team/other:1")
+	// A second mirror authenticates with distribution's token scheme
+	// (Bearer, as most hosted registries do): the gateway fetches a token
+	// with the tenant's credential from the realm the mirror names.
+	tokMirror := e.StartRegistry(testbed.RegistryOptions{Name: "tokmirror", TLS: true, TokenAuth: true,
+		Users: map[string]string{pusher.Username: pusher.Password, alpha.Username: alpha.Password}})
+	e.Push(tokMirror, "tokmirror", &pusher, "tokteam/app:1")
 	src := e.StartRegistry(testbed.RegistryOptions{Name: "source"})
 	e.Push(src, "source", nil, "team/public:1")
 	up := startUpstream(t, e, src)
@@ -57,7 +63,13 @@ prefix = "docker.io/team"
 location = "%[1]s/team"
 [[registry.mirror]]
 location = "%[2]s/team"
-`, up.Host, mirror.Host))
+
+[[registry]]
+prefix = "docker.io/tokteam"
+location = "%[1]s/tokteam"
+[[registry.mirror]]
+location = "%[3]s/tokteam"
+`, up.Host, mirror.Host, tokMirror.Host))
 
 	gw := startGateway(t, e, "--pull-idle=3s", "--io-timeout=5s", "--drain-timeout=20s")
 	responses := recorder(t, e) // after the gateway: it runs the real binary
@@ -75,7 +87,7 @@ location = "%[2]s/team"
 	}
 
 	alphaNS, betaNS := e.Namespace("cd-alpha"), e.Namespace("cd-beta")
-	e.Must(e.CP.PutPullSecret(alphaNS, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha}))
+	e.Must(e.CP.PutPullSecret(alphaNS, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha, tokMirror.Host: alpha}))
 	e.Must(e.CP.CreateServiceAccount(alphaNS, "default", "mirror-creds"))
 	e.Must(e.CP.CreateServiceAccount(betaNS, "default"))
 	for _, ns := range []string{alphaNS, betaNS} {
@@ -87,18 +99,24 @@ location = "%[2]s/team"
 			_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: p, Node: "node-a", Image: "docker.io/team/" + p + ":1"})
 			e.Must(err)
 		}
+		_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "tokapp", Node: "node-a", Image: "docker.io/tokteam/app:1"})
+		e.Must(err)
 	}
 	d := e.StartDriver(testbed.DriverConfig{Node: node, MatchImages: []string{"docker.io"},
 		DefaultCacheDuration: "0s", TeeStderr: true,
 		Args:      []string{"--runtime=containerd", "--ticket-dir=" + gw.TicketDir, "--ticket-ttl=3s"},
 		CRISocket: cd.Socket})
-	pull := func(t *testing.T, ns, pod string) nodeapi.Result {
+	pullImage := func(t *testing.T, ns, pod, image string) nodeapi.Result {
 		t.Helper()
-		r, log := d.PullOne(ns, pod, "docker.io/team/"+pod+":1")
+		r, log := d.PullOne(ns, pod, image)
 		if r.Error != "" {
 			t.Fatalf("driver: %s\n%s", r.Error, log)
 		}
 		return r
+	}
+	pull := func(t *testing.T, ns, pod string) nodeapi.Result {
+		t.Helper()
+		return pullImage(t, ns, pod, "docker.io/team/"+pod+":1")
 	}
 	defer func() {
 		if t.Failed() {
@@ -128,6 +146,29 @@ location = "%[2]s/team"
 		}
 		if after := mirrorUsers(mirror, "team/app")[alpha.Username]; after != before {
 			t.Errorf("alpha's credential was used %d times during beta's pull", after-before)
+		}
+		up.assertNoCredential(t)
+	})
+
+	t.Run("mirror-token-auth", func(t *testing.T) {
+		r := pullImage(t, alphaNS, "tokapp", "docker.io/tokteam/app:1")
+		if !r.Pulled {
+			t.Fatalf("alpha's pull from the token-auth mirror failed: %s", r.PullError)
+		}
+		grants, refused := tokMirror.Tokens.Grants()
+		t.Logf("token service grants %v, refused credentials %d", grants, refused)
+		if !containsGrant(grants, alpha.Username, "repository:tokteam/app:pull") || refused != 0 {
+			t.Errorf("token service: want a pull token for %s on tokteam/app and no refused credential: %v, refused %d", alpha.Username, grants, refused)
+		}
+		if n := mirrorUsers(tokMirror, "tokteam/app")[alpha.Username]; n == 0 {
+			t.Errorf("the token-auth mirror never served alpha: %v", mirrorUsers(tokMirror, "tokteam/app"))
+		}
+		r = pullImage(t, betaNS, "tokapp", "docker.io/tokteam/app:1")
+		if r.Pulled {
+			t.Errorf("beta pulled alpha's image from the token-auth mirror")
+		}
+		if after, _ := tokMirror.Tokens.Grants(); len(after) != len(grants) {
+			t.Errorf("a token was issued during beta's pull: %v", after[len(grants):])
 		}
 		up.assertNoCredential(t)
 	})
@@ -297,6 +338,15 @@ location = "%[2]s/team"
 		}
 	})
 	up.assertNoCredential(t)
+}
+
+func containsGrant(grants []testbed.TokenGrant, user, scope string) bool {
+	for _, g := range grants {
+		if g.User == user && g.Scope == scope {
+			return true
+		}
+	}
+	return false
 }
 
 func mustRequests(t *testing.T, r *testbed.Registry) []testbed.Request {

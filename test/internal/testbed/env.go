@@ -122,6 +122,9 @@ func (e *Env) StartRegistry(opts RegistryOptions) *Registry {
 		e.T.Fatal(err)
 	}
 	e.T.Cleanup(r.Stop)
+	if r.Tokens != nil {
+		e.T.Cleanup(r.Tokens.Close)
+	}
 	e.Must(r.WriteCertsD(e.CertsDir))
 	return r
 }

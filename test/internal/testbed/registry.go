@@ -30,6 +30,10 @@ type RegistryOptions struct {
 	CA  *CA
 	// Users enables htpasswd (bcrypt) authentication.
 	Users map[string]string
+	// TokenAuth, with Users, authenticates with distribution's token
+	// scheme (Bearer) instead: a TokenServer checks the users and issues
+	// the tokens (needs CA for the token service's HTTPS).
+	TokenAuth bool
 	// ProxyRemoteURL makes the registry a pull-through cache of that registry.
 	ProxyRemoteURL string
 }
@@ -41,6 +45,8 @@ type Registry struct {
 	Port    int
 	Dir     string
 	LogPath string
+	// Tokens is the token service when Opts.TokenAuth is set.
+	Tokens *TokenServer
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -67,6 +73,14 @@ func StartRegistry(dir string, opts RegistryOptions) (*Registry, error) {
 			return nil, fmt.Errorf("registry %s: TLS needs a CA", opts.Name)
 		}
 		if _, err := opts.CA.Issue(r.Dir, "tls", opts.Name, nil, []string{"127.0.0.1", "::1", "localhost"}, time.Time{}); err != nil {
+			return nil, err
+		}
+	}
+	if opts.TokenAuth {
+		if opts.CA == nil || opts.Users == nil {
+			return nil, fmt.Errorf("registry %s: token authentication needs a CA and users", opts.Name)
+		}
+		if r.Tokens, err = StartTokenServer(r.Dir, opts.Name, opts.CA, opts.Users); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +120,10 @@ func (r *Registry) writeConfig() error {
 	if r.Opts.TLS {
 		fmt.Fprintf(&b, "  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(r.Dir, "tls.crt"), filepath.Join(r.Dir, "tls.key"))
 	}
-	if r.Opts.Users != nil {
+	if r.Tokens != nil {
+		fmt.Fprintf(&b, "auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
+			r.Tokens.Realm, r.Tokens.Service, r.Tokens.Issuer, r.Tokens.SignerPath)
+	} else if r.Opts.Users != nil {
 		if err := r.writeHtpasswd(); err != nil {
 			return err
 		}
@@ -220,6 +237,9 @@ func (r *Registry) Stop() {
 // mirror) and restarts the registry on the same port with the same storage:
 // distribution 2.8 reads htpasswd only at start.
 func (r *Registry) SetUsers(users map[string]string) error {
+	if r.Tokens != nil {
+		r.Tokens.SetUsers(users)
+	}
 	r.Stop()
 	r.Opts.Users = users
 	if err := r.writeConfig(); err != nil {

@@ -59,6 +59,33 @@ func startUpstream(t *testing.T, e *testbed.Env, backend *testbed.Registry) *ups
 	return u
 }
 
+// startBlobStore is object storage behind a registry that redirects blob
+// GETs to it: it serves the registry's storage files over HTTPS and logs
+// every request with its Authorization header, which must never carry the
+// tenant's credential (a redirect leaves the mirror's origin).
+func startBlobStore(t *testing.T, e *testbed.Env, storageDir string) *upstream {
+	t.Helper()
+	kp, err := e.CP.CA.Issue(e.Dir, "blobstore", "blobstore", nil, []string{"127.0.0.1"}, time.Time{})
+	e.Must(err)
+	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+	e.Must(err)
+	files := http.FileServer(http.Dir(storageDir))
+	u := &upstream{}
+	srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u.mu.Lock()
+			u.seen = append(u.seen, seenRequest{r.Method, r.RequestURI, r.Header.Get("Authorization")})
+			u.mu.Unlock()
+			files.ServeHTTP(w, r)
+		})}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
+	e.Must(err)
+	u.Host = ln.Addr().String()
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Close() })
+	return u
+}
+
 func (u *upstream) requests() []seenRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()

@@ -51,8 +51,12 @@ func testGatewayPulls(t *testing.T, containerd string) {
 	// A second mirror authenticates with distribution's token scheme
 	// (Bearer, as most hosted registries do): the gateway fetches a token
 	// with the tenant's credential from the realm the mirror names.
+	// Its blobs are redirected to object storage (a file server logging
+	// every request), which must never see a credential.
+	blobs := startBlobStore(t, e, testbed.BlobStorageDir(e.Dir, "tokmirror"))
 	tokMirror := e.StartRegistry(testbed.RegistryOptions{Name: "tokmirror", TLS: true, TokenAuth: true,
-		Users: map[string]string{pusher.Username: pusher.Password, alpha.Username: alpha.Password}})
+		Users:           map[string]string{pusher.Username: pusher.Password, alpha.Username: alpha.Password},
+		BlobRedirectURL: "https://" + blobs.Host})
 	e.Push(tokMirror, "tokmirror", &pusher, "tokteam/app:1")
 	src := e.StartRegistry(testbed.RegistryOptions{Name: "source"})
 	e.Push(src, "source", nil, "team/public:1")
@@ -163,6 +167,17 @@ location = "%[3]s/tokteam"
 		if n := mirrorUsers(tokMirror, "tokteam/app")[alpha.Username]; n == 0 {
 			t.Errorf("the token-auth mirror never served alpha: %v", mirrorUsers(tokMirror, "tokteam/app"))
 		}
+		served := 0
+		for _, q := range blobs.requests() {
+			if strings.Contains(q.URI, "/blobs/") && q.Method == "GET" {
+				served++
+			}
+		}
+		t.Logf("blob store: %d blob GETs after the mirror's redirects", served)
+		if served == 0 {
+			t.Errorf("no blob was fetched from the blob store the mirror redirects to: %v", blobs.requests())
+		}
+		blobs.assertNoCredential(t)
 		r = pullImage(t, betaNS, "tokapp", "docker.io/tokteam/app:1")
 		if r.Pulled {
 			t.Errorf("beta pulled alpha's image from the token-auth mirror")

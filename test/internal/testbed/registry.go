@@ -36,6 +36,17 @@ type RegistryOptions struct {
 	TokenAuth bool
 	// ProxyRemoteURL makes the registry a pull-through cache of that registry.
 	ProxyRemoteURL string
+	// BlobRedirectURL answers blob GETs with a redirect to this base URL
+	// plus the blob's storage path (distribution's redirect storage
+	// middleware, as a registry in front of object storage does); the
+	// storage directory is BlobStorageDir(dir, Name).
+	BlobRedirectURL string
+}
+
+// BlobStorageDir is where the registry called name under dir keeps its
+// storage: what a blob store behind BlobRedirectURL serves.
+func BlobStorageDir(dir, name string) string {
+	return filepath.Join(dir, "registry-"+name, "storage")
 }
 
 // Registry is a running docker-registry process on loopback.
@@ -64,7 +75,7 @@ func StartRegistry(dir string, opts RegistryOptions) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{Opts: opts, Port: port, Host: fmt.Sprintf("127.0.0.1:%d", port), Dir: filepath.Join(dir, "registry-"+opts.Name)}
-	if err := os.MkdirAll(filepath.Join(r.Dir, "storage"), 0o755); err != nil {
+	if err := os.MkdirAll(BlobStorageDir(dir, opts.Name), 0o755); err != nil {
 		return nil, err
 	}
 	r.LogPath = filepath.Join(r.Dir, "registry.log")
@@ -128,6 +139,9 @@ func (r *Registry) writeConfig() error {
 			return err
 		}
 		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: %s\n    path: %s\n", r.Opts.Name, filepath.Join(r.Dir, "htpasswd"))
+	}
+	if r.Opts.BlobRedirectURL != "" {
+		fmt.Fprintf(&b, "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: %s\n", r.Opts.BlobRedirectURL)
 	}
 	if r.Opts.ProxyRemoteURL != "" {
 		fmt.Fprintf(&b, "proxy:\n  remoteurl: %s\n", r.Opts.ProxyRemoteURL)

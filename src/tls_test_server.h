@@ -1,6 +1,7 @@
 // Test-only: a real OpenSSL TLS server on loopback, scripted per request,
 // for the tests of the HTTPS client (tls_test, http_test) and the
-// Kubernetes API client (kubeapi_test); its certificates are test_pki.h's.
+// Kubernetes API client (kubeapi_test, kubeapi_errors_test,
+// doctor_cluster_test); its certificates are test_pki.h's.
 #pragma once
 
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@
 
 #include "gtest/gtest.h"
 #include "http.h"
+#include "kubeapi.h"
 #include "test_pki.h"
 
 namespace tls_test_server {
@@ -327,6 +329,17 @@ inline std::unique_ptr<HttpClient> MustCreate(HttpClientConfig c) {
   auto client = HttpClient::create(std::move(c));
   EXPECT_TRUE(client.ok()) << client.error().message;
   return client.ok() ? std::move(*client) : nullptr;
+}
+
+// The API client's settings for `server`: its CA trusted, a bearer token
+// the tests look for in every message (it must never show).
+inline ApiConfig ApiTo(const TestServer& server, int timeout_ms = 10000) {
+  ApiConfig c;
+  c.server = server.url();
+  c.ca_pem = TestPki().ca.cert_pem;
+  c.bearer_token = "secret-token-value";
+  c.timeout = milliseconds(timeout_ms);
+  return c;
 }
 
 class TempDir {

@@ -8,27 +8,11 @@
 
 namespace {
 
-ApiError AsApiError(const HttpError& e, const std::string& resource) {
-  ApiError api{
-      ApiError::Kind::kTransport, 0, "", e.message, "get", resource, "", ""};
-  switch (e.kind) {
-    case HttpError::Kind::kConfig:
-      api.kind = ApiError::Kind::kConfig;
-      break;
-    case HttpError::Kind::kTransport:
-      api.kind = ApiError::Kind::kTransport;
-      break;
-    case HttpError::Kind::kTls:
-      api.kind = ApiError::Kind::kTls;
-      break;
-    case HttpError::Kind::kTimeout:
-      api.kind = ApiError::Kind::kTimeout;
-      break;
-    case HttpError::Kind::kProtocol:
-      api.kind = ApiError::Kind::kDecode;
-      break;
-  }
-  return api;
+// The API error of a check's call that got no HTTP answer, for the advice.
+ApiError AsApiError(const HttpError& e, const std::string& verb,
+                    const std::string& resource) {
+  return ApiError{
+      api_error_kind(e.kind), 0, "", e.message, verb, resource, "", ""};
 }
 
 }  // namespace
@@ -47,10 +31,11 @@ CheckResult check_api_server(const ClusterAccess& access,
   auto response = client->get("/version", HttpClient::Clock::now() + o.timeout);
   std::string where = api.server + " (CA: " + access.ca_source + ")";
   if (!response)
-    return failed("api-server", where + ": GET /version failed",
-                  describe_api_error(AsApiError(response.error(), "version"),
-                                     api_error_context(access, o))
-                      .message);
+    return failed(
+        "api-server", where + ": GET /version failed",
+        describe_api_error(AsApiError(response.error(), "get", "version"),
+                           api_error_context(access, o))
+            .message);
   if (response->status != 200)
     return failed("api-server",
                   where + ": GET /version answered HTTP " +
@@ -82,11 +67,11 @@ CheckResult check_node_identity(const ClusterAccess& access,
       HttpClient::Clock::now() + o.timeout);
   std::string want = "system:node:" + access.node_name;
   if (!response)
-    return failed(
-        "node-identity", want + ": SelfSubjectReview failed",
-        describe_api_error(AsApiError(response.error(), "selfsubjectreviews"),
-                           api_error_context(access, o))
-            .message);
+    return failed("node-identity", want + ": SelfSubjectReview failed",
+                  describe_api_error(AsApiError(response.error(), "create",
+                                                "selfsubjectreviews"),
+                                     api_error_context(access, o))
+                      .message);
   if (response->status == 401) {
     ApiError e{ApiError::Kind::kHttp,
                401,

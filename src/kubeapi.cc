@@ -67,21 +67,6 @@ std::string FormatMs(std::chrono::milliseconds ms) {
   return std::to_string(ms.count()) + "ms";
 }
 
-Kind FromHttpKind(HttpError::Kind k) {
-  switch (k) {
-    case HttpError::Kind::kConfig:
-      return Kind::kConfig;
-    case HttpError::Kind::kTls:
-      return Kind::kTls;
-    case HttpError::Kind::kTimeout:
-      return Kind::kTimeout;
-    case HttpError::Kind::kTransport:
-    case HttpError::Kind::kProtocol:
-      return Kind::kTransport;
-  }
-  return Kind::kTransport;
-}
-
 // Seconds of a delta-seconds Retry-After; nullopt for dates or junk.
 std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& r) {
   auto v = r.header("retry-after");
@@ -117,6 +102,21 @@ ApiResult<T> Decode(const ApiResult<HttpResponse>& resp, const Target& t,
 }
 
 }  // namespace
+
+ApiError::Kind api_error_kind(HttpError::Kind kind) {
+  switch (kind) {
+    case HttpError::Kind::kConfig:
+      return Kind::kConfig;
+    case HttpError::Kind::kTls:
+      return Kind::kTls;
+    case HttpError::Kind::kTimeout:
+      return Kind::kTimeout;
+    case HttpError::Kind::kTransport:
+    case HttpError::Kind::kProtocol:
+      return Kind::kTransport;
+  }
+  return Kind::kTransport;
+}
 
 HttpClientConfig http_client_config(const ApiConfig& config) {
   HttpClientConfig hc;
@@ -161,7 +161,7 @@ struct ApiSession::Impl {
       const std::string& path, const Target& t,
       std::optional<HttpResult<HttpResponse>> first = std::nullopt) {
     if (setup_error) {
-      return MakeError(FromHttpKind(setup_error->kind), t,
+      return MakeError(api_error_kind(setup_error->kind), t,
                        setup_error->message);
     }
     std::optional<ApiError> last;
@@ -182,7 +182,7 @@ struct ApiSession::Impl {
           case HttpError::Kind::kTimeout:
             return Timeout(t, e.message);
           default:  // TLS, configuration, protocol: retrying cannot help
-            return MakeError(FromHttpKind(e.kind), t, e.message);
+            return MakeError(api_error_kind(e.kind), t, e.message);
         }
       } else {
         const HttpResponse& resp = *r;

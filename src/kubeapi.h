@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api_objects.h"
+#include "http_error.h"
 #include "result.h"
 
 struct HttpClientConfig;  // http.h
@@ -51,6 +52,11 @@ struct ApiError {
 
 template <class T>
 using ApiResult = Result<T, ApiError>;
+
+// The kind of ApiError for a call the HTTPS client failed before any HTTP
+// answer: a malformed answer (kProtocol) counts as not reaching the API
+// server (kTransport).
+ApiError::Kind api_error_kind(HttpError::Kind kind);
 
 // --secrets=namespace reads the pull secrets in pages of this many items
 // (client-go's pager and kubectl ask for 500), so no answer has to be one

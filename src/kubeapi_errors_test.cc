@@ -266,4 +266,16 @@ TEST(ApiSession, DecodeErrorsTable) {
   }
 }
 
+// A call that got no HTTP answer: its kind as the advice reads it (doctor's
+// checks map their calls' errors the same way).
+TEST(ApiErrorKind, FromEachHttpErrorKind) {
+  using H = HttpError::Kind;
+  using A = ApiError::Kind;
+  EXPECT_EQ(api_error_kind(H::kConfig), A::kConfig);
+  EXPECT_EQ(api_error_kind(H::kTransport), A::kTransport);
+  EXPECT_EQ(api_error_kind(H::kTls), A::kTls);
+  EXPECT_EQ(api_error_kind(H::kTimeout), A::kTimeout);
+  EXPECT_EQ(api_error_kind(H::kProtocol), A::kTransport);
+}
+
 }  // namespace

@@ -101,15 +101,3 @@ std::string subject_common_name(X509* cert) {
   }
   return cn;
 }
-
-std::string private_key_to_pem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0,
-                                       nullptr, nullptr) != 1) {
-    ERR_clear_error();
-    return "";
-  }
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}

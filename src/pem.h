@@ -40,6 +40,3 @@ Result<EvpPkeyPtr> read_pem_private_key(std::string_view pem);
 
 // The subject's common name (CN); empty when there is none.
 std::string subject_common_name(X509* cert);
-
-// `key` as a PKCS#8 "PRIVATE KEY" PEM block.
-std::string private_key_to_pem(EVP_PKEY* key);

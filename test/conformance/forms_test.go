@@ -19,10 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -216,32 +213,12 @@ func toml11Case(g regGen) rawRegCase {
 }
 
 func TestGeneratedToml11(t *testing.T) {
-	e := newRegEnv(t)
-	n := *flagN
-	start, sp0 := time.Now(), spawns.Load()
-	coll := newCollector[rawRegCase]()
-	var loadErrs, matched atomic.Int64
-	parallel(n, func(i int) {
-		g := regGen{r: rand.New(rand.NewPCG(uint64(*flagSeed), uint64(i)+5<<40)), valid: i%2 == 0}
-		c := toml11Case(g)
-		mainPath, dirPath, err := c.write(e.root)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer os.RemoveAll(filepath.Dir(mainPath))
-		if lib := libRegistries(mainPath, dirPath, c.Image); lib.LoadErr != nil {
-			loadErrs.Add(1)
-		} else if lib.Registry != nil {
-			matched.Add(1)
-		}
-		if d := e.checkAt(mainPath, dirPath, c.Image); d != nil {
-			coll.add(c, d)
-		}
+	runGeneratedRegistries(t, regArea[rawRegCase]{
+		name:   "toml11",
+		stream: 5,
+		gen:    toml11Case,
+		raw:    func(c rawRegCase) rawRegCase { return c },
 	})
-	logTiming(t, "toml11", n, start, sp0)
-	t.Logf("toml11: %d load errors, %d with a matching registry, %d without", loadErrs.Load(), matched.Load(), int64(n)-loadErrs.Load()-matched.Load())
-	coll.report(t, "toml11", e.check, func(rawRegCase) []rawRegCase { return nil }, func(c rawRegCase) string { return c.goString() })
 }
 
 // ---- area 6: pull secrets as Go's encoding/json reads them ----

@@ -1000,37 +1000,67 @@ func tagKeyCase(d *disagreement, c regCase) *disagreement {
 
 // ---- tests ----
 
-func TestGeneratedRegistries(t *testing.T) {
+// regArea is one generated registries.conf area: how its cases are made,
+// written out and reported.
+type regArea[C any] struct {
+	name   string
+	stream uint64 // the generators' PCG stream, one per area
+	// gen makes a case; half the cases are meant to load (g.valid), half
+	// may carry invalid settings.
+	gen    func(g regGen) C
+	raw    func(C) rawRegCase                   // the files and the image of a case
+	tag    func(*disagreement, C) *disagreement // nil: reported as it is
+	shrink func(C) []C                          // nil: not minimized
+}
+
+// runGeneratedRegistries checks *flagN cases of area a: each case's files
+// are written out, loaded by containers/image and by us, and compared.
+func runGeneratedRegistries[C any](t *testing.T, a regArea[C]) {
 	e := newRegEnv(t)
 	n := *flagN
 	start, sp0 := time.Now(), spawns.Load()
-	coll := newCollector[regCase]()
+	coll := newCollector[C]()
 	var loadErrs, matched atomic.Int64
+	tag := func(d *disagreement, c C) *disagreement {
+		if a.tag == nil {
+			return d
+		}
+		return a.tag(d, c)
+	}
 	parallel(n, func(i int) {
-		// half the cases are meant to load, half may carry invalid settings
-		g := regGen{r: rand.New(rand.NewPCG(uint64(*flagSeed), uint64(i)+2<<40)), valid: i%2 == 0}
-		c := g.regCase()
-		raw := c.raw()
+		g := regGen{r: rand.New(rand.NewPCG(uint64(*flagSeed), uint64(i)+a.stream<<40)), valid: i%2 == 0}
+		c := a.gen(g)
+		raw := a.raw(c)
 		mainPath, dirPath, err := raw.write(e.root)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer os.RemoveAll(filepath.Dir(mainPath))
-		lib := libRegistries(mainPath, dirPath, c.Image)
-		if lib.LoadErr != nil {
+		if lib := libRegistries(mainPath, dirPath, raw.Image); lib.LoadErr != nil {
 			loadErrs.Add(1)
 		} else if lib.Registry != nil {
 			matched.Add(1)
 		}
-		if d := tagKeyCase(e.checkAt(mainPath, dirPath, c.Image), c); d != nil {
+		if d := tag(e.checkAt(mainPath, dirPath, raw.Image), c); d != nil {
 			coll.add(c, d)
 		}
 	})
-	logTiming(t, "registries", n, start, sp0)
-	t.Logf("registries: %d load errors, %d with a matching registry, %d without", loadErrs.Load(), matched.Load(), int64(n)-loadErrs.Load()-matched.Load())
-	coll.report(t, "registries", func(c regCase) *disagreement { return tagKeyCase(e.check(c.raw()), c) }, shrinkRegCase,
-		func(c regCase) string { return c.raw().goString() })
+	logTiming(t, a.name, n, start, sp0)
+	t.Logf("%s: %d load errors, %d with a matching registry, %d without", a.name, loadErrs.Load(), matched.Load(), int64(n)-loadErrs.Load()-matched.Load())
+	coll.report(t, a.name, func(c C) *disagreement { return tag(e.check(a.raw(c)), c) }, a.shrink,
+		func(c C) string { return a.raw(c).goString() })
+}
+
+func TestGeneratedRegistries(t *testing.T) {
+	runGeneratedRegistries(t, regArea[regCase]{
+		name:   "registries",
+		stream: 2,
+		gen:    func(g regGen) regCase { return g.regCase() },
+		raw:    regCase.raw,
+		tag:    tagKeyCase,
+		shrink: shrinkRegCase,
+	})
 }
 
 func TestCuratedRegistries(t *testing.T) {

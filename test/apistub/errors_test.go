@@ -22,6 +22,11 @@ func TestErrors(t *testing.T) {
 			t.Errorf("want no API request, got %q", reads(reqs))
 		}
 	}
+	namesRegConf := func(t *testing.T, e *env, res result) {
+		if !strings.Contains(res.stderr, e.regConf) {
+			t.Errorf("the error does not name %s\n%v", e.regConf, res)
+		}
+	}
 	within := func(d time.Duration) check {
 		return func(t *testing.T, e *env, res result) {
 			if res.elapsed > d {
@@ -134,21 +139,13 @@ func TestErrors(t *testing.T) {
 				e.writeFile(e.regConf, "[registries.search]\nregistries = ['docker.io']\n", 0o644)
 			},
 			phrases: []string{q("registries.conf")},
-			checks: []check{noAPI, func(t *testing.T, e *env, res result) {
-				if !strings.Contains(res.stderr, e.regConf) {
-					t.Errorf("the error does not name %s\n%v", e.regConf, res)
-				}
-			}}},
+			checks:  []check{noAPI, namesRegConf}},
 		{name: "invalid registries.conf (not TOML)",
 			setup: func(t *testing.T, e *env) {
 				e.writeFile(e.regConf, "[[registry]\nprefix = \n", 0o644)
 			},
 			phrases: []string{q("registries.conf")},
-			checks: []check{noAPI, func(t *testing.T, e *env, res result) {
-				if !strings.Contains(res.stderr, e.regConf) {
-					t.Errorf("the error does not name %s\n%v", e.regConf, res)
-				}
-			}}},
+			checks:  []check{noAPI, namesRegConf}},
 		{name: "invalid registries.conf drop-in (bad wildcard prefix)",
 			setup: func(t *testing.T, e *env) {
 				e.writeFile(filepath.Join(e.regConfDir, "50-bad.conf"),

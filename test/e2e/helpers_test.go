@@ -221,6 +221,26 @@ func providerError(log string) string {
 	return strings.Join(out, "\n")
 }
 
+// assertMentions checks msg is not empty and mentions each want ("a|b":
+// either), case-insensitively.
+func assertMentions(t *testing.T, msg string, want ...string) {
+	t.Helper()
+	if strings.TrimSpace(msg) == "" {
+		t.Fatalf("no message from the provider (neither in kubelet's log nor on its stderr)")
+	}
+	t.Logf("provider message:\n%s", msg)
+	low := strings.ToLower(msg)
+	for _, w := range want {
+		ok := false
+		for _, alt := range strings.Split(w, "|") {
+			ok = ok || strings.Contains(low, strings.ToLower(alt))
+		}
+		if !ok {
+			t.Errorf("provider message does not mention %q:\n%s", w, msg)
+		}
+	}
+}
+
 // assertProviderError checks kubelet logged the provider's failure with a
 // message containing every one of want (case-insensitive; "a|b" accepts
 // either) and that no
@@ -231,19 +251,9 @@ func assertProviderError(t *testing.T, e *testbed.Env, r nodeapi.Result, log str
 	if msg == "" {
 		t.Fatalf("kubelet logged no provider failure for %s/%s; kubelet log:\n%s", r.Pull.Namespace, r.Pull.Pod, log)
 	}
-	t.Logf("provider failure as kubelet logs it:\n%s", msg)
+	assertMentions(t, msg, want...)
 	if !strings.Contains(msg, "crio-credential-provider: error:") {
 		t.Errorf("provider stderr is not `crio-credential-provider: error: <what>: <fix>`:\n%s", msg)
-	}
-	low := strings.ToLower(msg)
-	for _, w := range want {
-		found := false
-		for _, alt := range strings.Split(w, "|") {
-			found = found || strings.Contains(low, strings.ToLower(alt))
-		}
-		if !found {
-			t.Errorf("provider error does not mention %q:\n%s", w, msg)
-		}
 	}
 	if r.AuthFile.Found {
 		t.Errorf("an auth file was written despite the error: %s", r.AuthFile.Content)

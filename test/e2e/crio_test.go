@@ -19,14 +19,11 @@ func mirroredNamespace(e *testbed.Env, name string, cred testbed.Cred, extra map
 	src = sourceRegistry(e, "team/app:1")
 	mirror = mirrorRegistry(e, "mirror", []testbed.Cred{cred}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
-	ns = e.Namespace(name)
 	secret := map[string]testbed.Cred{mirror.Host: cred}
 	for k, v := range extra {
 		secret[k] = v
 	}
-	e.Must(e.CP.PutPullSecret(ns, "creds", secret))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns = tenantNamespace(e, name, "creds", secret)
 	for _, p := range pods {
 		_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: p, Node: "node-a", Image: image})
 		e.Must(err)

@@ -13,10 +13,7 @@ func errorsEnv(t *testing.T, name string) (*testbed.Env, string, *testbed.Regist
 	src := sourceRegistry(e, "team/app:1")
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{cred}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
-	ns := e.Namespace(name)
-	e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: cred}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, name, "mirror-creds", map[string]testbed.Cred{mirror.Host: cred})
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 	e.Must(err)
 	return e, ns, mirror, cred

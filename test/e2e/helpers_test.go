@@ -282,3 +282,16 @@ insecure = true
 	}
 	return src, mirror, a, b
 }
+
+// tenantNamespace creates the namespace `name` (e.Namespace) with pod-mode
+// RBAC for the provider; with creds, its default service account
+// references the pull secret `secret` holding them (registry -> cred).
+func tenantNamespace(e *testbed.Env, name, secret string, creds map[string]testbed.Cred) string {
+	ns := e.Namespace(name)
+	if creds != nil {
+		e.Must(e.CP.PutPullSecret(ns, secret, creds))
+		e.Must(e.CP.CreateServiceAccount(ns, "default", secret))
+	}
+	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	return ns
+}

@@ -52,16 +52,9 @@ func TestKubeletMainScenarios(t *testing.T) {
 	src := sourceRegistry(e, "team/app:1")
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{alpha, beta}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
-	tenant := func(name string, cred *testbed.Cred) string {
-		ns := e.Namespace(name)
-		if cred != nil {
-			e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: *cred}))
-			e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-		}
-		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
-		return ns
-	}
-	nsAlpha, nsBeta, nsGamma := tenant("kl-alpha", &alpha), tenant("kl-beta", &beta), tenant("kl-gamma", nil)
+	nsAlpha := tenantNamespace(e, "kl-alpha", "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha})
+	nsBeta := tenantNamespace(e, "kl-beta", "mirror-creds", map[string]testbed.Cred{mirror.Host: beta})
+	nsGamma := tenantNamespace(e, "kl-gamma", "mirror-creds", nil)
 	k := realKubelet(e, mirror, "")
 	const image = "docker.io/team/app:1"
 	const repo = "team/app"

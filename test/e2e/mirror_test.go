@@ -21,10 +21,7 @@ func TestMirrorHit(t *testing.T) {
 	cache := e.StartRegistry(testbed.RegistryOptions{Name: "cache", TLS: true, Users: users(alpha), ProxyRemoteURL: src.URL()})
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team")+teamConf(src, cache, "cached"))
 
-	ns := e.Namespace("hit-alpha")
-	e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha, cache.Host: alpha}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, "hit-alpha", "mirror-creds", map[string]testbed.Cred{mirror.Host: alpha, cache.Host: alpha})
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 	e.Must(err)
 	_, err = e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "cached", Node: "node-a", Image: "docker.io/cached/app:1"})

@@ -18,10 +18,7 @@ func TestRewrite(t *testing.T) {
 prefix = "quay.io/acme"
 location = "%s/internal/acme"
 `, target.Host))
-	ns := e.Namespace("rewrite")
-	e.Must(e.CP.PutPullSecret(ns, "registry-creds", map[string]testbed.Cred{target.Host + "/internal": cred}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "registry-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, "rewrite", "registry-creds", map[string]testbed.Cred{target.Host + "/internal": cred})
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "tool", Node: "node-a", Image: "quay.io/acme/tool:2"})
 	e.Must(err)
 
@@ -71,15 +68,12 @@ insecure = true
 location = "%[2]s/team-b"
 `, wm.Host, pm.Host, src.Host))
 
-	ns := e.Namespace("wildcard")
-	e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{
+	ns := tenantNamespace(e, "wildcard", "mirror-creds", map[string]testbed.Cred{
 		fmt.Sprintf("https://127.0.*.1:%d", wm.Port): wild,
 		fmt.Sprintf("https://127.0.*.1:%d", other):   decoy,
 		pm.Host + "/team-a":                          teamA,
 		pm.Host + "/team-b":                          teamB,
-	}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	})
 	cases := []struct {
 		pod, image, origin, repo string
 		reg                      *testbed.Registry
@@ -122,10 +116,7 @@ func TestNoMirror(t *testing.T) {
 location = "%s"
 insecure = true
 `, src.Host))
-	ns := e.Namespace("nomirror")
-	e.Must(e.CP.PutPullSecret(ns, "creds", map[string]testbed.Cred{mirror.Host: cred, src.Host: {Username: "source-user", Password: "x"}}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, "nomirror", "creds", map[string]testbed.Cred{mirror.Host: cred, src.Host: {Username: "source-user", Password: "x"}})
 	image := src.Host + "/plain/app:1"
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "plain", Node: "node-a", Image: image})
 	e.Must(err)

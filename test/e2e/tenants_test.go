@@ -26,13 +26,12 @@ func TestTwoTenants(t *testing.T) {
 		name string
 		c    *testbed.Cred
 	}{{"tenants-alpha", &alpha}, {"tenants-beta", &beta}, {"tenants-gamma", nil}} {
-		ns, c := e.Namespace(tenant.name), tenant.c
-		nsOf[ns] = tenant.name
-		if c != nil {
-			e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: *c}))
-			e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
+		var creds map[string]testbed.Cred
+		if tenant.c != nil {
+			creds = map[string]testbed.Cred{mirror.Host: *tenant.c}
 		}
-		e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+		ns := tenantNamespace(e, tenant.name, "mirror-creds", creds)
+		nsOf[ns] = tenant.name
 		_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 		e.Must(err)
 		pulls = append(pulls, nodeapi.Pull{Namespace: ns, Pod: "app", Image: "docker.io/team/app:1"})
@@ -92,10 +91,7 @@ func TestRotation(t *testing.T) {
 	src := sourceRegistry(e, "team/app:1")
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{old}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
-	ns := e.Namespace("rotation")
-	e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: old}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, "rotation", "mirror-creds", map[string]testbed.Cred{mirror.Host: old})
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 	e.Must(err)
 
@@ -128,10 +124,7 @@ func TestRevocation(t *testing.T) {
 	src := sourceRegistry(e, "team/app:1")
 	mirror := mirrorRegistry(e, "mirror", []testbed.Cred{cred}, "team/app:1")
 	e.WriteFile(e.RegistriesConf, teamConf(src, mirror, "team"))
-	ns := e.Namespace("revocation")
-	e.Must(e.CP.PutPullSecret(ns, "mirror-creds", map[string]testbed.Cred{mirror.Host: cred}))
-	e.Must(e.CP.CreateServiceAccount(ns, "default", "mirror-creds"))
-	e.Must(e.CP.GrantRole(ns, "crio-credential-provider", "default", testbed.PodModeRules()))
+	ns := tenantNamespace(e, "revocation", "mirror-creds", map[string]testbed.Cred{mirror.Host: cred})
 	_, err := e.CP.CreatePod(testbed.PodSpec{Namespace: ns, Name: "app", Node: "node-a", Image: "docker.io/team/app:1"})
 	e.Must(err)
 

@@ -16,43 +16,21 @@
 package containerd
 
 import (
-	"fmt"
 	"os"
-	"sync"
 	"testing"
 
 	"crio-credential-provider/test/internal/testbed"
 )
 
-var (
-	bedOnce sync.Once
-	bedDir  string
-	theBed  *testbed.Bed
-	bedErr  error
-)
+var sharedBed = testbed.NewSharedBed("ccp-containerd-")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if theBed != nil {
-		theBed.Stop()
-	}
-	if bedDir != "" {
-		os.RemoveAll(bedDir)
-	}
+	sharedBed.Stop()
 	os.Exit(code)
 }
 
 func bed(t *testing.T) *testbed.Bed {
 	t.Helper()
-	bedOnce.Do(func() {
-		bedDir, bedErr = os.MkdirTemp("", "ccp-containerd-")
-		if bedErr != nil {
-			return
-		}
-		theBed, bedErr = testbed.NewBed(bedDir, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "testbed: "+f+"\n", a...) })
-	})
-	if bedErr != nil {
-		t.Fatalf("test bed: %v", bedErr)
-	}
-	return theBed
+	return sharedBed.Get(t)
 }

@@ -55,6 +55,43 @@ func (b *Bed) Stop() {
 	}
 }
 
+// SharedBed is the one Bed of a test binary: started on a test's first
+// Get, in a temporary directory named by prefix; its TestMain calls Stop
+// after m.Run.
+type SharedBed struct {
+	prefix string
+	once   sync.Once
+	dir    string
+	bed    *Bed
+	err    error
+}
+
+func NewSharedBed(prefix string) *SharedBed { return &SharedBed{prefix: prefix} }
+
+// Get starts the bed on first use; it fails t if that is impossible.
+func (s *SharedBed) Get(t testing.TB) *Bed {
+	t.Helper()
+	s.once.Do(func() {
+		s.dir, s.err = os.MkdirTemp("", s.prefix)
+		if s.err != nil {
+			return
+		}
+		s.bed, s.err = NewBed(s.dir, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "testbed: "+f+"\n", a...) })
+	})
+	if s.err != nil {
+		t.Fatalf("test bed: %v", s.err)
+	}
+	return s.bed
+}
+
+// Stop stops the bed, when it was started, and removes its directory.
+func (s *SharedBed) Stop() {
+	s.bed.Stop()
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
 // Env is one test's node: CRI-O's auth dir, global auth file,
 // registries.conf (+ empty drop-in dir), certs.d, registries and drivers.
 type Env struct {

@@ -8,4 +8,6 @@ set(FUZZ_TARGETS
   token
   duration
   kubeconfig
+  http
+  kubeapi
 )

@@ -16,21 +16,13 @@
 package containerd
 
 import (
-	"os"
 	"testing"
 
 	"crio-credential-provider/test/internal/testbed"
 )
 
+// sharedBed starts (once per test binary) the control plane and builds
+// the helpers on a test's first sharedBed.Get.
 var sharedBed = testbed.NewSharedBed("ccp-containerd-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	sharedBed.Stop()
-	os.Exit(code)
-}
-
-func bed(t *testing.T) *testbed.Bed {
-	t.Helper()
-	return sharedBed.Get(t)
-}
+func TestMain(m *testing.M) { sharedBed.Main(m) }

@@ -37,7 +37,7 @@ func testGatewayPulls(t *testing.T, containerd string) {
 	if out, err := exec.Command(containerd, "--version").Output(); err == nil {
 		t.Logf("%s", strings.TrimSpace(string(out)))
 	}
-	e := bed(t).NewEnv(t)
+	e := sharedBed.Get(t).NewEnv(t)
 
 	alpha := testbed.Cred{Username: "alpha-robot", Password: "alpha-pass"}
 	alpha2 := testbed.Cred{Username: "alpha-robot-2", Password: "alpha-pass-2"}

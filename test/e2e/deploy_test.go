@@ -32,7 +32,7 @@ var deployResources = map[string]schema.GroupVersionResource{
 // DaemonSet's pod template), and the default mode's Role reads secrets only
 // by name.
 func TestDeployManifestsDryRunApply(t *testing.T) {
-	b := bed(t)
+	b := sharedBed.Get(t)
 	e := b.NewEnv(t)
 	if _, err := e.CP.CreateFreshNamespace("team-alpha"); err != nil {
 		t.Fatal(err)

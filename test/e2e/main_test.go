@@ -31,31 +31,21 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 
 	"crio-credential-provider/test/internal/testbed"
 )
 
+// sharedBed starts (once per test binary) the control plane and builds
+// the helpers on a test's first sharedBed.Get.
 var sharedBed = testbed.NewSharedBed("ccp-e2e-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	sharedBed.Stop()
-	os.Exit(code)
-}
-
-// bed starts (once per test binary) the control plane and builds the
-// helpers; it fails t if that is impossible.
-func bed(t *testing.T) *testbed.Bed {
-	t.Helper()
-	return sharedBed.Get(t)
-}
+func TestMain(m *testing.M) { sharedBed.Main(m) }
 
 // newEnv returns a fresh node environment for t; the provider binary must
 // exist (the test fails, not skips, when it does not).
 func newEnv(t *testing.T) *testbed.Env {
 	t.Helper()
 	testbed.RequireProvider(t)
-	return bed(t).NewEnv(t)
+	return sharedBed.Get(t).NewEnv(t)
 }

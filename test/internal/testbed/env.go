@@ -56,8 +56,8 @@ func (b *Bed) Stop() {
 }
 
 // SharedBed is the one Bed of a test binary: started on a test's first
-// Get, in a temporary directory named by prefix; its TestMain calls Stop
-// after m.Run.
+// Get, in a temporary directory named by prefix; the binary's TestMain is
+// Main, which stops it after the tests.
 type SharedBed struct {
 	prefix string
 	once   sync.Once
@@ -84,12 +84,15 @@ func (s *SharedBed) Get(t testing.TB) *Bed {
 	return s.bed
 }
 
-// Stop stops the bed, when it was started, and removes its directory.
-func (s *SharedBed) Stop() {
+// Main runs the tests, then stops the bed (when it was started) and
+// removes its directory.
+func (s *SharedBed) Main(m *testing.M) {
+	code := m.Run()
 	s.bed.Stop()
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
 	}
+	os.Exit(code)
 }
 
 // Env is one test's node: CRI-O's auth dir, global auth file,

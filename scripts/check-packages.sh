@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the .deb and .rpm from a build directory with CPack and checks
-# that each installs the binary, the man page and the example kubelet
-# config (ctest runs it as `packages`). Needs dpkg-deb and rpmbuild
-# (Debian packages dpkg and rpm).
+# that each installs the binary, the man page, the example kubelet config
+# and the gateway's systemd unit (ctest runs it as `packages`). Needs
+# dpkg-deb and rpmbuild (Debian packages dpkg and rpm).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 out=$(mktemp -d)
@@ -15,6 +15,7 @@ want=(
   usr/bin/crio-credential-provider
   usr/share/man/man8/crio-credential-provider.8
   usr/share/doc/crio-credential-provider/credential-provider.yaml
+  usr/lib/systemd/system/crio-credential-provider-gateway.service
 )
 deb_files=$(dpkg -c "$deb" | awk '{print $6}' | sed 's|^\./||')
 rpm_files=$(rpm -qpl "$rpm" 2>/dev/null | sed 's|^/||')
@@ -27,6 +28,10 @@ done
 dpkg-deb -x "$deb" "$out/root"
 "$out/root/usr/bin/crio-credential-provider" --version | grep -q '^crio-credential-provider ' || {
   echo "the packaged binary does not run"; fail=1; }
+# The packaged gateway unit starts the packaged binary.
+unit="$out/root/usr/lib/systemd/system/crio-credential-provider-gateway.service"
+grep -q '^ExecStart=/usr/bin/crio-credential-provider gateway' "$unit" || {
+  echo "the packaged gateway unit does not start /usr/bin/crio-credential-provider"; fail=1; }
 echo "$(basename "$deb"): $(wc -l <<<"$deb_files") entries; $(basename "$rpm"): $(wc -l <<<"$rpm_files") files"
 echo "--- dpkg -c"; dpkg -c "$deb" | awk '{print $6}'
 echo "--- rpm -qpl"; rpm -qpl "$rpm" 2>/dev/null

@@ -16,13 +16,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view stream(reinterpret_cast<const char*>(data) + 1,
                                 size - 1);
   std::size_t at = 0;
-  ReadSome read_some = [&](char* into, std::size_t capacity,
-                           std::string_view) {
+  ReadSome read_some = [&](char* into, std::size_t capacity, std::string_view) {
     ReadChunk chunk;
     chunk.bytes = std::min({step, capacity, stream.size() - at});
     std::copy_n(stream.data() + at, chunk.bytes, into);
     at += chunk.bytes;
-    chunk.eof = chunk.bytes == 0;
     return chunk;
   };
   // A small cap, so that the fuzzer reaches it.

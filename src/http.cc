@@ -208,11 +208,7 @@ struct HttpClient::Impl {
           &n);
       ReadChunk chunk;
       chunk.bytes = n;
-      if (n == 0 && IsEof(ec)) {
-        chunk.eof = true;
-      } else if (n == 0) {
-        chunk.error = IoError(ec, std::string(during));
-      }
+      if (n == 0 && !IsEof(ec)) chunk.error = IoError(ec, std::string(during));
       return chunk;
     };
     return read_response(pending, read_some,

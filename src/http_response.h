@@ -2,8 +2,9 @@
 // the framing; this file keeps our policy on what it parsed: the body cap,
 // at most a few interim (1xx) responses, 2xx bodies only with length
 // framing, no 101, and two shims for what Beast 1.74 gets wrong or refuses
-// (http_response.cc says which and why). The bytes come from a callback, so the same loop reads a
-// TLS connection (http.cc) and a fuzzer's input (fuzz/http_fuzz.cc).
+// (http_response.cc says which and why). The bytes come from a callback, so the
+// same loop reads a TLS connection (http.cc) and a fuzzer's input
+// (fuzz/http_fuzz.cc).
 #pragma once
 
 #include <cstddef>
@@ -26,12 +27,11 @@ struct HttpResponse {
   std::optional<std::string> header(std::string_view name) const;
 };
 
-// What one read from the connection gave: some bytes, the end of the
-// stream, or an error (already in our terms: a timeout, a TLS alert, a
-// reset).
+// What one read from the connection gave: some bytes, or an error (already
+// in our terms: a timeout, a TLS alert, a reset); neither is the end of the
+// stream.
 struct ReadChunk {
   std::size_t bytes = 0;
-  bool eof = false;
   std::optional<HttpError> error;
 };
 // Reads at most `capacity` bytes into `into`; blocks until it has some.

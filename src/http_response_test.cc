@@ -22,7 +22,6 @@ struct Script {
       chunk.bytes = std::min({step, capacity, bytes.size() - at});
       std::copy_n(bytes.data() + at, chunk.bytes, into);
       at += chunk.bytes;
-      chunk.eof = chunk.bytes == 0;
       return chunk;
     };
   }

@@ -44,8 +44,12 @@ CheckResult check_api_server(const ClusterAccess& access,
   std::string version;
   auto body = parse_json(response->body);
   if (body && body->is_object() && body->contains("gitVersion") &&
-      (*body)["gitVersion"].is_string())
-    version = " " + (*body)["gitVersion"].get<std::string>();
+      (*body)["gitVersion"].is_string()) {
+    // Appended rather than `" " + string&&`, which GCC 12 at -O3 flags
+    // falsely (-Wrestrict), breaking the -Werror Release build.
+    version = " ";
+    version += (*body)["gitVersion"].get_ref<const std::string&>();
+  }
   if (api.insecure_skip_tls_verify)
     return warned("api-server",
                   where + ": reachable" + version + " but not verified",

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <unordered_map>
 
 #include "registries.h"
@@ -70,28 +72,163 @@ Result<Ok> GetStrings(const toml::table& table, std::string_view key,
 }
 
 // parseLocation: trim trailing '/', refuse URL schemes.
-Result<std::string> ParseLocation(std::string_view input) {
-  std::string_view trimmed = input;
+Result<Ok> ParseLocation(std::string& location) {
+  std::string_view trimmed = location;
   while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
   if (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-    return Error{"invalid location '" + std::string(input) +
+    return Error{"invalid location '" + location +
                  "': URI schemes are not supported"};
-  return std::string(trimmed);
+  location.resize(trimmed.size());
+  return Ok{};
 }
 
-Result<Endpoint> ParseEndpoint(const toml::table& table, std::string_view where,
-                               bool is_mirror) {
+// One field of a struct BurntSushi/toml decodes a table into, and the key it
+// takes: every key that folds to the field must have its type (decode.go
+// decodes each, in Go's map order); of those the exact spelling wins (Go
+// takes either, at random), else the first.
+struct Field {
+  enum Type { kString, kBool, kAny };
+  std::string_view name;  // lower-case ASCII
+  Type type;
+  toml::node* chosen = nullptr;
+  bool wrong_type = false;
+};
+
+// equals_ignore_case, after the cheap test that settles nearly every key: an
+// ASCII first byte folds only to itself or its other case, and a field's
+// first byte is a lower-case letter, which `| 0x20` maps only 'P' and 'p' to.
+bool KeyFoldsTo(std::string_view key, std::string_view field) {
+  auto first = static_cast<unsigned char>(key.empty() ? 0 : key[0]);
+  if (first < 0x80 && (first | 0x20) != field[0]) return false;
+  return equals_ignore_case(key, field);
+}
+
+// One pass over the table's keys for all its fields: a table's keys were
+// scanned once per field, 7 scans per [[registry]] entry.
+void MatchFields(toml::table& table, std::span<Field> fields) {
+  for (auto&& [key, value] : table) {
+    std::string_view name = key.str();
+    for (Field& field : fields) {
+      bool exact = name == field.name;
+      if (!exact && !KeyFoldsTo(name, field.name)) continue;
+      if (field.type == Field::kString && !value.is_string())
+        field.wrong_type = true;
+      if (field.type == Field::kBool && !value.is_boolean())
+        field.wrong_type = true;
+      if (!field.chosen || exact) field.chosen = &value;
+    }
+  }
+}
+
+// The first field of the wrong type, in the order containers/image's struct
+// declares them, as the error BurntSushi/toml gives.
+Result<Ok> CheckTypes(std::span<const Field> fields, std::string_view where) {
+  for (const Field& field : fields)
+    if (field.wrong_type)
+      return Error{std::string(where) + "." + std::string(field.name) +
+                   " must be a " +
+                   (field.type == Field::kBool ? "boolean" : "string")};
+  return Ok{};
+}
+
+// The chosen value, moved out of the tree: each is read once, and the tree is
+// thrown away after the conversion.
+void Take(const Field& field, std::string& out) {
+  if (field.chosen) out = std::move(field.chosen->as_string()->get());
+}
+void Take(const Field& field, bool& out) {
+  if (field.chosen) out = field.chosen->as_boolean()->get();
+}
+
+// An endpoint's fields, after `first` of the registry's own (the same
+// decoding order as the original per-field reads).
+Result<Endpoint> ParseEndpoint(std::span<const Field> fields,
+                               std::string_view where, bool is_mirror) {
+  if (auto r = CheckTypes(fields, where); !r) return r.error();
   Endpoint e;
-  for (auto r : {Get(table, "location", e.location, where),
-                 Get(table, "insecure", e.insecure, where),
-                 Get(table, "pull-from-mirror", e.pull_from_mirror, where)})
-    if (!r) return r.error();
-  auto location = ParseLocation(e.location);
-  if (!location) return location.error();
-  e.location = *location;
+  Take(fields[0], e.location);
+  Take(fields[1], e.insecure);
+  Take(fields[2], e.pull_from_mirror);
+  if (auto r = ParseLocation(e.location); !r) return r.error();
   if (is_mirror && e.location.empty())
     return Error{"invalid condition: mirror location is unset"};
   return e;
+}
+
+Result<Endpoint> ParseMirror(toml::table& table) {
+  Field fields[] = {{"location", Field::kString},
+                    {"insecure", Field::kBool},
+                    {"pull-from-mirror", Field::kString}};
+  MatchFields(table, fields);
+  return ParseEndpoint(fields, "registry.mirror", true);
+}
+
+// One [[registry]] entry (postProcessRegistries' checks of one entry).
+Result<Registry> ParseRegistry(toml::table& table) {
+  // The registry's own fields, then its endpoint's (as the original reads),
+  // then its mirrors.
+  Field fields[] = {{"prefix", Field::kString},
+                    {"blocked", Field::kBool},
+                    {"mirror-by-digest-only", Field::kBool},
+                    {"location", Field::kString},
+                    {"insecure", Field::kBool},
+                    {"pull-from-mirror", Field::kString},
+                    {"mirror", Field::kAny}};
+  MatchFields(table, fields);
+  std::span<const Field> all(fields);
+  if (auto r = CheckTypes(all.first(3), "registry"); !r) return r.error();
+  Registry reg;
+  std::string prefix;
+  Take(fields[0], prefix);
+  Take(fields[1], reg.blocked);
+  Take(fields[2], reg.mirror_by_digest_only);
+  auto endpoint = ParseEndpoint(all.subspan(3, 3), "registry", false);
+  if (!endpoint) return endpoint.error();
+  reg.endpoint = std::move(*endpoint);
+  if (prefix.empty()) {
+    if (reg.endpoint.location.empty())
+      return Error{"invalid condition: both location and prefix are unset"};
+    reg.prefix = reg.endpoint.location;
+  } else {
+    if (auto r = ParseLocation(prefix); !r) return r.error();
+    reg.prefix = std::move(prefix);
+    if (!reg.prefix.starts_with("*.") && reg.endpoint.location.empty())
+      return Error{
+          "invalid condition: location is unset and prefix is not in the "
+          "format: *.example.com"};
+  }
+  if (!reg.endpoint.pull_from_mirror.empty())
+    return Error{
+        "pull-from-mirror must not be set for a non-mirror registry \"" +
+        reg.prefix + "\""};
+  if (toml::node* mirrors = fields[6].chosen) {
+    toml::array* list = mirrors->as_array();
+    if (!list)
+      return Error{
+          "registry.mirror must be an array of tables "
+          "([[registry.mirror]])"};
+    reg.mirrors.reserve(list->size());
+    for (toml::node& m : *list) {
+      toml::table* mt = m.as_table();
+      if (!mt)
+        return Error{
+            "registry.mirror must be an array of tables "
+            "([[registry.mirror]])"};
+      auto mirror = ParseMirror(*mt);
+      if (!mirror) return mirror.error();
+      const std::string& pfm = mirror->pull_from_mirror;
+      if (reg.mirror_by_digest_only && !pfm.empty())
+        return Error{"cannot set mirror-by-digest-only for registry \"" +
+                     reg.prefix + "\" and pull-from-mirror for its mirror \"" +
+                     mirror->location + "\" at the same time"};
+      if (!pfm.empty() && pfm != "all" && pfm != "digest-only" &&
+          pfm != "tag-only")
+        return Error{"unsupported pull-from-mirror value \"" + pfm +
+                     "\" for mirror \"" + mirror->location + "\""};
+      reg.mirrors.push_back(std::move(*mirror));
+    }
+  }
+  return reg;
 }
 
 // The v1 format ([registries.search] registries = [...]) is an error when
@@ -138,86 +275,112 @@ Result<Ok> CheckAliases(const toml::table& root) {
   return Ok{};
 }
 
-Result<RegistriesConf> Parse(std::string_view input) {
-  auto text = guard_toml_input(input);
-  if (!text) return Error{text.error().message, kRegistriesSyntax};
-  toml::parse_result parsed = toml::parse(*text);
+// The [[registry]] entries of a root table, appended to `out`.
+Result<Ok> AppendRegistries(toml::table& root, std::vector<Registry>& out) {
+  toml::node* node = const_cast<toml::node*>(FindKey(root, "registry"));
+  if (!node) return Ok{};
+  toml::array* array = node->as_array();
+  if (!array)
+    return Error{"registry must be an array of tables ([[registry]])"};
+  for (toml::node& item : *array) {
+    toml::table* table = item.as_table();
+    if (!table)
+      return Error{"registry must be an array of tables ([[registry]])"};
+    auto reg = ParseRegistry(*table);
+    if (!reg) return reg.error();
+    out.push_back(std::move(*reg));
+  }
+  return Ok{};
+}
+
+Result<RegistriesConf> Finish(const toml::table& root,
+                              std::vector<Registry>&& registries);
+
+Result<toml::parse_result> ParseToml(std::string_view text) {
+  toml::parse_result parsed = toml::parse(text);
   if (!parsed) {
     const auto& e = parsed.error();
     return Error{"line " + std::to_string(e.source().begin.line) + ": " +
                      std::string(e.description()),
                  kRegistriesSyntax};
   }
-  const toml::table& root = parsed.table();
+  return parsed;
+}
+
+// The whole file as one TOML document.
+Result<RegistriesConf> ParseWhole(std::string_view text) {
+  auto parsed = ParseToml(text);
+  if (!parsed) return parsed.error();
+  toml::table& root = parsed->table();
   if (HasV1Fields(root))
     return Error{"registries.conf must be in v2 format but is in v1"};
+  std::vector<Registry> registries;
+  if (auto r = AppendRegistries(root, registries); !r) return r.error();
+  return Finish(root, std::move(registries));
+}
 
-  RegistriesConf conf;
-  if (const toml::node* node = FindKey(root, "registry")) {
-    const toml::array* array = node->as_array();
-    if (!array)
-      return Error{"registry must be an array of tables ([[registry]])"};
-    for (const toml::node& item : *array) {
-      const toml::table* table = item.as_table();
-      if (!table)
-        return Error{"registry must be an array of tables ([[registry]])"};
-      Registry reg;
-      std::string prefix;
-      for (auto r : {Get(*table, "prefix", prefix, "registry"),
-                     Get(*table, "blocked", reg.blocked, "registry"),
-                     Get(*table, "mirror-by-digest-only",
-                         reg.mirror_by_digest_only, "registry")})
-        if (!r) return r.error();
-      auto endpoint = ParseEndpoint(*table, "registry", false);
-      if (!endpoint) return endpoint.error();
-      reg.endpoint = *endpoint;
-      if (prefix.empty()) {
-        if (reg.endpoint.location.empty())
-          return Error{"invalid condition: both location and prefix are unset"};
-        reg.prefix = reg.endpoint.location;
-      } else {
-        auto p = ParseLocation(prefix);
-        if (!p) return p.error();
-        reg.prefix = *p;
-        if (!reg.prefix.starts_with("*.") && reg.endpoint.location.empty())
-          return Error{
-              "invalid condition: location is unset and prefix is not in the "
-              "format: *.example.com"};
+// Text per piece when a file is read in pieces: toml++'s tree of a piece
+// (about 13 bytes per byte of TOML) stays in the cache while it is converted
+// and freed, where the tree of a whole 100,000-entry file (180 MiB) cost page
+// faults and cache misses to build and again to free.
+constexpr size_t kPieceBytes = 16u << 10;
+
+// The same file read in pieces, or nothing when that cannot be shown to give
+// what ParseWhole gives. The pieces are cut at the top-level lines that are
+// exactly "[[registry]]" (`headers`, from guard_toml_input): the first piece
+// is everything before the first such line, each later one starts with one.
+// A later piece's entries are then its own (a [[registry.mirror]] or
+// [registry.x] header, a dotted key, belongs to the entry above it, in the
+// same piece), and the file's root table is the first piece's plus the
+// "registry" array of all pieces' entries in order, provided that the first
+// piece has no "registry" key (which the first [[registry]] would redefine)
+// and no later piece has a root key besides "registry" (a header like
+// [aliases] that another piece may also define). Each piece parses as a whole
+// document ending in a line break, so it ends where the whole file's parse
+// is back at the top level, the state the next piece starts in. Any error,
+// in TOML or in the settings, gives nothing: ParseWhole then reports the
+// file's first error with its line, as it always did.
+std::optional<RegistriesConf> ParseInPieces(
+    std::string_view text, const std::vector<size_t>& headers) {
+  auto first = ParseToml(text.substr(0, headers[0]));
+  if (!first) return std::nullopt;
+  toml::table& root = first->table();
+  if (root.contains("registry") || HasV1Fields(root)) return std::nullopt;
+  std::vector<Registry> registries;
+  registries.reserve(headers.size());
+  for (size_t h = 0; h < headers.size();) {
+    size_t start = headers[h], end = text.size();
+    while (++h < headers.size())
+      if (headers[h] - start >= kPieceBytes) {
+        end = headers[h];
+        break;
       }
-      if (!reg.endpoint.pull_from_mirror.empty())
-        return Error{
-            "pull-from-mirror must not be set for a non-mirror registry \"" +
-            reg.prefix + "\""};
-      if (const toml::node* mirrors = FindKey(*table, "mirror")) {
-        const toml::array* list = mirrors->as_array();
-        if (!list)
-          return Error{
-              "registry.mirror must be an array of tables "
-              "([[registry.mirror]])"};
-        for (const toml::node& m : *list) {
-          const toml::table* mt = m.as_table();
-          if (!mt)
-            return Error{
-                "registry.mirror must be an array of tables "
-                "([[registry.mirror]])"};
-          auto mirror = ParseEndpoint(*mt, "registry.mirror", true);
-          if (!mirror) return mirror.error();
-          const std::string& pfm = mirror->pull_from_mirror;
-          if (reg.mirror_by_digest_only && !pfm.empty())
-            return Error{"cannot set mirror-by-digest-only for registry \"" +
-                         reg.prefix +
-                         "\" and pull-from-mirror for its mirror \"" +
-                         mirror->location + "\" at the same time"};
-          if (!pfm.empty() && pfm != "all" && pfm != "digest-only" &&
-              pfm != "tag-only")
-            return Error{"unsupported pull-from-mirror value \"" + pfm +
-                         "\" for mirror \"" + mirror->location + "\""};
-          reg.mirrors.push_back(*mirror);
-        }
-      }
-      conf.registries.push_back(std::move(reg));
-    }
+    auto piece = ParseToml(text.substr(start, end - start));
+    if (!piece) return std::nullopt;
+    toml::table& entries = piece->table();
+    if (entries.size() != 1 || !entries.contains("registry") ||
+        !AppendRegistries(entries, registries))
+      return std::nullopt;
   }
+  auto conf = Finish(root, std::move(registries));
+  if (!conf) return std::nullopt;
+  return std::move(*conf);
+}
+
+Result<RegistriesConf> Parse(std::string_view input) {
+  std::vector<size_t> headers;
+  auto text = guard_toml_input(input, &headers);
+  if (!text) return Error{text.error().message, kRegistriesSyntax};
+  if (!headers.empty())
+    if (auto conf = ParseInPieces(*text, headers)) return std::move(*conf);
+  return ParseWhole(*text);
+}
+
+// The settings after the entries (postProcessRegistries, the top-level keys).
+Result<RegistriesConf> Finish(const toml::table& root,
+                              std::vector<Registry>&& registries) {
+  RegistriesConf conf;
+  conf.registries = std::move(registries);
 
   // Entries for the same location (or, without one, the same prefix) must
   // agree on insecure and blocked.
@@ -244,11 +407,11 @@ Result<RegistriesConf> Parse(std::string_view input) {
       !r)
     return r.error();
   for (std::string& s : search) {
-    auto location = ParseLocation(s);
-    if (!location) return location.error();
-    if (!is_domain(*location))
+    std::string location = s;
+    if (auto r = ParseLocation(location); !r) return r.error();
+    if (!is_domain(location))
       return Error{"invalid unqualified-search-registries entry \"" + s + "\""};
-    s = *location;
+    s = std::move(location);
   }
   if (auto r = GetStrings(root, "credential-helpers", conf.credential_helpers,
                           conf.has_credential_helpers);
@@ -264,19 +427,20 @@ Result<RegistriesConf> Parse(std::string_view input) {
     return r.error();
 
   // For a repeated prefix the first entry wins (postProcessRegistries keeps
-  // the first in uniqueRegistries); sorted by prefix as Go sorts them. A
-  // stable sort of indices keeps the first of equal prefixes first: n log n
-  // without moving entries around, where comparing each entry with every
-  // earlier one was quadratic.
-  std::vector<uint32_t> order(conf.registries.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return conf.registries[a].prefix < conf.registries[b].prefix;
-  });
+  // the first in uniqueRegistries); sorted by prefix as Go sorts them.
+  // Sorting (prefix, index) pairs keeps the first of equal prefixes first:
+  // n log n, where comparing each entry with every earlier one was
+  // quadratic, and each comparison reads the two prefixes' bytes, not the
+  // entries that hold them.
+  std::vector<std::pair<std::string_view, uint32_t>> order;
+  order.reserve(conf.registries.size());
+  for (uint32_t i = 0; i < conf.registries.size(); ++i)
+    order.emplace_back(conf.registries[i].prefix, i);
+  std::sort(order.begin(), order.end());
   std::vector<Registry> unique;
   unique.reserve(order.size());
-  for (uint32_t i : order)
-    if (unique.empty() || unique.back().prefix != conf.registries[i].prefix)
+  for (auto [prefix, i] : order)  // `prefix` still in its unmoved entry
+    if (unique.empty() || unique.back().prefix != prefix)
       unique.push_back(std::move(conf.registries[i]));
   conf.registries = std::move(unique);
 

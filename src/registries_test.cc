@@ -446,3 +446,117 @@ TEST(Registries, RepeatedPrefixesAndDropInsAtScale) {
                                return a.prefix < b.prefix;
                              }));
 }
+
+namespace {
+
+std::string Describe(const Result<RegistriesConf>& conf) {
+  if (!conf) return "error " + conf.error().kind + ": " + conf.error().message;
+  auto endpoint = [](const Endpoint& e) {
+    return e.location + (e.insecure ? " insecure" : "") +
+           " pfm=" + e.pull_from_mirror;
+  };
+  std::string out;
+  for (const Registry& r : conf->registries) {
+    out += r.prefix + " -> " + endpoint(r.endpoint) +
+           (r.blocked ? " blocked" : "") +
+           (r.mirror_by_digest_only ? " digest-only" : "") + "\n";
+    for (const Endpoint& m : r.mirrors) out += "  mirror " + endpoint(m) + "\n";
+  }
+  out += "search " + std::to_string(conf->has_search_registries) + ":";
+  for (const auto& s : conf->unqualified_search_registries) out += " " + s;
+  out += "\nmode " + conf->short_name_mode + "\nhelpers " +
+         std::to_string(conf->has_credential_helpers) + ":";
+  for (const auto& h : conf->credential_helpers) out += " " + h;
+  return out;
+}
+
+// The same file with no line that is exactly "[[registry]]", which
+// registries_parse.cc reads whole.
+std::string Unsplittable(std::string toml) {
+  for (size_t at = 0; (at = toml.find("[[registry]]", at)) != std::string::npos;
+       at += 2)
+    toml.replace(at, 12, "[[ registry ]]");
+  return toml;
+}
+
+}  // namespace
+
+// A file is read in pieces cut at its "[[registry]]" lines when that gives
+// what reading it whole gives: entries of every shape across piece
+// boundaries, and each error (TOML, settings, a header that could tie two
+// pieces together) with the same message and line as a whole read.
+TEST(Registries, ReadInPiecesAsReadWhole) {
+  const char* shapes[] = {
+      "[[registry]]\nprefix = \"p%d.io/ns\"\nlocation = \"l%d.io/ns/\"\n"
+      "[[registry.mirror]]\nlocation = \"m%d.io\"\ninsecure = true\n",
+      "# entry %d\n\n[[registry]]\r\nlocation = \"c%d.io\"  # crlf\r\n"
+      "blocked = false\r\n",
+      "[[registry]]\nlocation = \"i%d.io\"\nmirror = [\n  { location = "
+      "\"im%d.io\", pull-from-mirror = \"digest-only\" }, # c\n]\n",
+      "[[registry]]\nLocation = \"X%d.io\"\nlocation = \"x%d.io\"\n"
+      "PREFIX = \"x%d.io\"\n",
+      "[[registry]]\nlocation = \"s%d.io\"\n[registry.extra]\nk = 1\n"
+      "[[registry.mirror]]\nlocation = \"sm%d.io\"\n",
+      "[[registry]]\nlocation = \"t%d.io\"\nnote = \"\"\"\n[[registry]]\n"
+      "\"\"\"\nlit = '''\n[[registry]]\n'''\n",
+      "[[registry]]\nprefix = \"*.w%d.io\"\nmirror-by-digest-only = true\n"
+      "[[registry.mirror]]\nlocation = \"wm%d.io\"\n",
+      "[[registry]]\nlocation = \"p7.io/ns\"\n",  // a repeated location
+  };
+  std::string entries;
+  char entry[512];
+  for (int i = 0; i < 1200; ++i) {
+    std::snprintf(entry, sizeof entry, shapes[i % std::size(shapes)], i, i, i);
+    entries += entry;
+  }
+  const std::string top =
+      "unqualified-search-registries = [\"a.io\"]\nshort-name-mode = "
+      "\"enforcing\"\n[aliases]\n\"x/y\" = \"a.io/x/y\"\n";
+  ASSERT_GT(entries.size(), 4u * 16384);  // several pieces
+  // Inserted after the first entry, in the middle, before the last one.
+  const char* inserts[] = {
+      "",
+      "[aliases]\nz = \"a.io/z\"\n",  // a second table of that name
+      "[aliases.more]\n",             // a header another piece ties to
+      "[registry]\n",                 // the array redefined as a table
+      "[[Registry]]\nlocation = \"u.io\"\n",
+      "[[registry]]\nlocation = \"bad\n",  // TOML error
+      "[[registry]]\nlocation = \"q.io\"\nq = 1\nq = 2\n",
+      "[[registry]]\nlocation = \"p7.io/ns\"\ninsecure = true\n",  // conflict
+      "[[registry]]\nlocation = \"e.io\"\n[[registry.mirror]]\n",
+      "[[registry]]\nlocation = \"x.io\"\ninsecure = \"yes\"\n",
+      "[[registry]]\r\n",
+      "[[registry]]\n[[registry]]\n",
+      "[[registry.mirror]]\nlocation = \"orphan.io\"\n",
+      "registry.x = 1\n",
+  };
+  size_t first_entry = entries.find("[[registry]]", 1);
+  size_t middle = entries.find("[[registry]]", entries.size() / 2);
+  size_t last = entries.rfind("[[registry]]");
+  int pieces_errors = 0;
+  for (const std::string& head :
+       {top, std::string(), std::string("registry = []\n"),
+        std::string("[[registry.mirror]]\nlocation = \"m.io\"\n")}) {
+    for (const char* insert : inserts) {
+      for (size_t at : {first_entry, middle, last, entries.size()}) {
+        std::string toml = head + entries;
+        toml.insert(head.size() + at, insert);
+        auto pieces = parse_registries(toml, "t.conf");
+        auto whole = parse_registries(Unsplittable(toml), "t.conf");
+        std::string got = Describe(pieces), want = Describe(whole);
+        ASSERT_TRUE(got == want)
+            << "head " << head << " insert " << insert << " at " << at
+            << "\nin pieces: " << got.substr(0, 300)
+            << "\nwhole: " << want.substr(0, 300);
+        pieces_errors += !pieces.ok();
+      }
+    }
+  }
+  EXPECT_GT(pieces_errors, 30);  // the errors above are errors
+  auto conf = parse_registries(top + entries, "t.conf");
+  ASSERT_TRUE(conf.ok()) << conf.error().message;
+  EXPECT_EQ(conf->short_name_mode, "enforcing");
+  const Registry* x = find_registry(*conf, "x3.io/a");
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->endpoint.location, "x3.io");  // the exact spelling wins
+}

@@ -4,7 +4,8 @@
 #include <cstring>
 #include <string>
 
-Result<std::string_view> guard_toml_input(std::string_view text) {
+Result<std::string_view> guard_toml_input(
+    std::string_view text, std::vector<size_t>* registry_headers) {
   if (text.starts_with("\xEF\xBB\xBF"))
     text.remove_prefix(3);
   else if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF"))
@@ -73,7 +74,14 @@ Result<std::string_view> guard_toml_input(std::string_view text) {
         key = false;
         break;
       case '[':
-        if (!key) nesting += '[';  // else a table header
+        if (!key) {
+          nesting += '[';
+        } else if (registry_headers && nesting.empty() &&
+                   (i == 0 || text[i - 1] == '\n')) {  // a table header
+          std::string_view header = text.substr(i, text.find('\n', i) - i);
+          if (header == "[[registry]]" || header == "[[registry]]\r")
+            registry_headers->push_back(i);
+        }
         break;
       case '{':
         nesting += '{';

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "result.h"
 
@@ -17,5 +18,8 @@
 // which toml++'s unreleased mode takes. It tracks just enough structure for
 // that: strings, comments, and whether the next token is a key or a value.
 // Returns the text without a leading byte-order mark (parse.go strips UTF-8 and
-// UTF-16 ones).
-Result<std::string_view> guard_toml_input(std::string_view text);
+// UTF-16 ones). When `registry_headers` is given, it receives the offsets (in
+// the returned text) of the lines that are exactly "[[registry]]" at the top
+// level, where registries_parse.cc may cut the file into pieces.
+Result<std::string_view> guard_toml_input(
+    std::string_view text, std::vector<size_t>* registry_headers = nullptr);

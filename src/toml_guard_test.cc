@@ -47,3 +47,23 @@ TEST(TomlGuard, StripsByteOrderMarks) {
 }
 
 }  // namespace
+
+// The lines registries_parse.cc may cut a file at: "[[registry]]" alone on a
+// top-level line, never inside a string or an array, nor with more on the
+// line.
+TEST(TomlGuard, FindsTopLevelRegistryHeaders) {
+  std::string toml =
+      "[[registry]]\n"                      // 0
+      "a = \"\"\"\n[[registry]]\n\"\"\"\n"  // in a string
+      "b = [\n[[registry]]\n]\n"            // in an array
+      "[[registry]] # note\n"
+      "[[registry]]\r\n"  // 79
+      "[[registry]]";     // 93
+  std::vector<size_t> headers;
+  auto text = guard_toml_input(toml, &headers);
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(headers, (std::vector<size_t>{0, 79, 93}));
+  headers.clear();
+  ASSERT_TRUE(guard_toml_input("\xEF\xBB\xBF[[registry]]\n", &headers).ok());
+  EXPECT_EQ(headers, (std::vector<size_t>{0}));  // in the text returned
+}

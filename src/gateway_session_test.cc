@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "distribution.h"
-#include "sha256.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -26,20 +25,14 @@ struct Fixture {
 
   // A stored ticket for `image` and the Authorization that presents it.
   std::string Store(const std::string& image) {
-    auto c = new_ticket_credential();
-    EXPECT_TRUE(c.ok());
-    Ticket t;
-    t.id = c->username;
-    t.secret_sha256 = sha256_hex(c->password);
-    t.ns = "team-a";
-    t.image = image;
-    t.expires = std::chrono::duration_cast<std::chrono::seconds>(
-                    (std::chrono::system_clock::now() + 60s).time_since_epoch())
-                    .count();
-    t.sources.push_back({"mirror.corp/hub/team/app", false, true, true, true,
-                         "alice", "s3cret"});
-    EXPECT_TRUE(write_ticket(dir, t).ok());
-    return basic_authorization(c->username, c->password);
+    auto issued =
+        new_ticket("team-a", image, 60s, std::chrono::system_clock::now());
+    EXPECT_TRUE(issued.ok());
+    issued->ticket.sources.push_back({"mirror.corp/hub/team/app", false, true,
+                                      true, true, "alice", "s3cret"});
+    EXPECT_TRUE(write_ticket(dir, issued->ticket).ok());
+    return basic_authorization(issued->credential.username,
+                               issued->credential.password);
   }
 
   std::shared_ptr<GatewaySession> Ask(std::string_view authorization,

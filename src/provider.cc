@@ -11,7 +11,6 @@
 #include "protocol.h"
 #include "pullintent.h"
 #include "reference.h"
-#include "sha256.h"
 #include "ticket.h"
 #include "token.h"
 
@@ -213,17 +212,11 @@ Result<std::string> IssueTicket(const ProviderOptions& o,
              " is blocked; no ticket issued");
     return make_response(request.api_version, o.cache_duration);
   }
-  auto credential = new_ticket_credential();
-  if (!credential) return credential.error();
-  Ticket ticket;
-  ticket.id = credential->username;
-  ticket.secret_sha256 = sha256_hex(credential->password);
-  ticket.ns = pod.ns;
-  ticket.image = name.name();
-  ticket.expires =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          (std::chrono::system_clock::now() + t.ticket_ttl).time_since_epoch())
-          .count();
+  auto issued = new_ticket(pod.ns, name.name(), t.ticket_ttl,
+                           std::chrono::system_clock::now());
+  if (!issued) return issued.error();
+  Ticket& ticket = issued->ticket;
+  const TicketCredential& credential = issued->credential;
   ticket.sources = std::move(sources);
   if (auto written = write_ticket(t.ticket_dir, ticket); !written)
     return written.error();
@@ -236,7 +229,7 @@ Result<std::string> IssueTicket(const ProviderOptions& o,
            " with a credential");
   return make_response(
       request.api_version, o.cache_duration,
-      {{request.image, credential->username, credential->password}});
+      {{request.image, credential.username, credential.password}});
 }
 
 // The auth-file entries for the pod's pull of `name`: the pipeline from

@@ -80,6 +80,23 @@ Result<TicketCredential> new_ticket_credential() {
   return TicketCredential{std::string(kTicketPrefix) + *id, *secret};
 }
 
+Result<IssuedTicket> new_ticket(std::string ns, std::string image,
+                                std::chrono::nanoseconds ttl,
+                                std::chrono::system_clock::time_point now) {
+  auto credential = new_ticket_credential();
+  if (!credential) return credential.error();
+  IssuedTicket issued{{}, *credential};
+  Ticket& t = issued.ticket;
+  t.id = credential->username;
+  t.secret_sha256 = sha256_hex(credential->password);
+  t.ns = std::move(ns);
+  t.image = std::move(image);
+  t.expires = std::chrono::duration_cast<std::chrono::seconds>(
+                  (now + ttl).time_since_epoch())
+                  .count();
+  return issued;
+}
+
 std::string ticket_to_json(const Ticket& t) {
   json sources = json::array();
   for (const TicketSource& s : t.sources)

@@ -52,6 +52,19 @@ bool is_ticket_id(std::string_view text);
 // A fresh ticket id and secret from the kernel's CSPRNG (getrandom).
 Result<TicketCredential> new_ticket_credential();
 
+// A ticket and the credential that presents it.
+struct IssuedTicket {
+  Ticket ticket;
+  TicketCredential credential;
+};
+
+// A new ticket, still without sources, for one pull of `image` by a pod of
+// namespace `ns`, unredeemable `ttl` after `now`; only the secret's SHA-256
+// is kept in the ticket.
+Result<IssuedTicket> new_ticket(std::string ns, std::string image,
+                                std::chrono::nanoseconds ttl,
+                                std::chrono::system_clock::time_point now);
+
 std::string ticket_to_json(const Ticket& ticket);
 Result<Ticket> ticket_from_json(std::string_view json);
 

@@ -7,8 +7,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sha256.h"
-
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -24,21 +22,15 @@ fs::path TempDir(const std::string& tag) {
 // A ticket for `image` valid for `ttl` from now, and its credential.
 std::pair<Ticket, TicketCredential> Make(const std::string& image,
                                          std::chrono::seconds ttl) {
-  auto credential = new_ticket_credential();
-  EXPECT_TRUE(credential.ok());
-  Ticket t;
-  t.id = credential->username;
-  t.secret_sha256 = sha256_hex(credential->password);
-  t.ns = "team-a";
-  t.image = image;
-  t.expires = std::chrono::duration_cast<std::chrono::seconds>(
-                  (std::chrono::system_clock::now() + ttl).time_since_epoch())
-                  .count();
+  auto issued =
+      new_ticket("team-a", image, ttl, std::chrono::system_clock::now());
+  EXPECT_TRUE(issued.ok());
+  Ticket& t = issued->ticket;
   t.sources.push_back({"mirror.corp/hub/library/nginx", false, true, true,
                        false, "alice", "s3cret"});
   t.sources.push_back(
       {"docker.io/library/nginx", false, false, true, true, "", ""});
-  return {t, *credential};
+  return {t, issued->credential};
 }
 
 }  // namespace

@@ -22,10 +22,13 @@ import (
 	"crio-credential-provider/test/internal/testbed"
 )
 
-// upstream is the registry's own location: a TLS reverse proxy in front of
-// a docker-registry that records every request and its Authorization.
-type upstream struct {
+// loggedServer is a TLS server (certificate from the test bed's CA) that
+// records every request with its Authorization header before its handler
+// runs: the upstream registry and the blob store, which must never see a
+// tenant's credential.
+type loggedServer struct {
 	Host string
+	name string
 	mu   sync.Mutex
 	seen []seenRequest
 }
@@ -34,22 +37,19 @@ type seenRequest struct {
 	Method, URI, Authorization string
 }
 
-func startUpstream(t *testing.T, e *testbed.Env, backend *testbed.Registry) *upstream {
+func startLoggedServer(t *testing.T, e *testbed.Env, name string, next http.Handler) *loggedServer {
 	t.Helper()
-	kp, err := e.CP.CA.Issue(e.Dir, "upstream", "upstream", nil, []string{"127.0.0.1"}, time.Time{})
+	kp, err := e.CP.CA.Issue(e.Dir, name, name, nil, []string{"127.0.0.1"}, time.Time{})
 	e.Must(err)
 	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
 	e.Must(err)
-	target, _ := url.Parse(backend.URL())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	u := &upstream{}
+	u := &loggedServer{name: name}
 	srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u.mu.Lock()
 			u.seen = append(u.seen, seenRequest{r.Method, r.RequestURI, r.Header.Get("Authorization")})
 			u.mu.Unlock()
-			r.Header.Del("Authorization")
-			proxy.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 		})}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
 	e.Must(err)
@@ -57,43 +57,36 @@ func startUpstream(t *testing.T, e *testbed.Env, backend *testbed.Registry) *ups
 	go srv.Serve(ln) //nolint:errcheck
 	t.Cleanup(func() { srv.Close() })
 	return u
+}
+
+// startUpstream is the registry's own location: a reverse proxy in front of
+// backend (which gets no Authorization).
+func startUpstream(t *testing.T, e *testbed.Env, backend *testbed.Registry) *loggedServer {
+	t.Helper()
+	target, _ := url.Parse(backend.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	return startLoggedServer(t, e, "upstream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Authorization")
+		proxy.ServeHTTP(w, r)
+	}))
 }
 
 // startBlobStore is object storage behind a registry that redirects blob
-// GETs to it: it serves the registry's storage files over HTTPS and logs
-// every request with its Authorization header, which must never carry the
-// tenant's credential (a redirect leaves the mirror's origin).
-func startBlobStore(t *testing.T, e *testbed.Env, storageDir string) *upstream {
+// GETs to it: it serves the registry's storage files (a redirect leaves the
+// mirror's origin, so no credential may follow it).
+func startBlobStore(t *testing.T, e *testbed.Env, storageDir string) *loggedServer {
 	t.Helper()
-	kp, err := e.CP.CA.Issue(e.Dir, "blobstore", "blobstore", nil, []string{"127.0.0.1"}, time.Time{})
-	e.Must(err)
-	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	e.Must(err)
-	files := http.FileServer(http.Dir(storageDir))
-	u := &upstream{}
-	srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			u.mu.Lock()
-			u.seen = append(u.seen, seenRequest{r.Method, r.RequestURI, r.Header.Get("Authorization")})
-			u.mu.Unlock()
-			files.ServeHTTP(w, r)
-		})}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
-	e.Must(err)
-	u.Host = ln.Addr().String()
-	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() { srv.Close() })
-	return u
+	return startLoggedServer(t, e, "blobstore", http.FileServer(http.Dir(storageDir)))
 }
 
-func (u *upstream) requests() []seenRequest {
+func (u *loggedServer) requests() []seenRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]seenRequest(nil), u.seen...)
 }
 
-// assertNoCredential fails when the upstream ever got an Authorization.
-func (u *upstream) assertNoCredential(t *testing.T) {
+// assertNoCredential fails when the server ever got an Authorization.
+func (u *loggedServer) assertNoCredential(t *testing.T) {
 	t.Helper()
 	for _, r := range u.requests() {
 		if r.Authorization != "" {
@@ -101,7 +94,7 @@ func (u *upstream) assertNoCredential(t *testing.T) {
 			if b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.Authorization, "Basic ")); err == nil {
 				user, _, _ = strings.Cut(string(b), ":")
 			}
-			t.Errorf("upstream got %s %s with a credential (user %q)", r.Method, r.URI, user)
+			t.Errorf("%s got %s %s with a credential (user %q)", u.name, r.Method, r.URI, user)
 		}
 	}
 }

@@ -9,8 +9,8 @@
 #   scripts/release.sh [--install] [--out DIR] [--jobs N] [ARCH...]
 #
 # ARCH: amd64 arm64 s390x ppc64le (default: all four). --install (root)
-# adds the foreign architectures to dpkg and apt-get installs the cross
-# compilers and qemu-user-static; without it they must be there already.
+# apt-get installs the native tools: the cross compilers, qemu-user-static
+# and the host's -dev packages; without it they must be there already.
 # Artifacts land in DIR (default dist/), the builds in build-release/.
 #
 # The target's libraries (OpenSSL, yaml-cpp, c-ares: their static archives
@@ -19,6 +19,12 @@
 # not Multi-Arch: same, so installing it for another architecture would
 # remove the host's. Boost, nlohmann-json and toml++ are header-only and
 # the same on every architecture: the host's are linked into that root.
+#
+# apt runs with a state of its own under build-release/apt-NAME (lists, the
+# architectures to index, no package cache on disk): the script never adds
+# a foreign architecture to dpkg nor touches /var/lib/apt/lists, so a
+# mirror whose index of one architecture is out of sync fails only that
+# architecture's fetch, not the system's next `apt-get update`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -64,34 +70,63 @@ host_debs=(cmake ninja-build g++ pkg-config libssl-dev nlohmann-json3-dev
   libtomlplusplus-dev libyaml-cpp-dev libboost-dev libc-ares-dev
   qemu-user-static dpkg-dev rpm file)
 
-if [ $install = 1 ]; then
-  pkgs=("${host_debs[@]}")
-  for a in "${arches[@]}"; do
-    [ "$a" = amd64 ] && continue
-    dpkg --add-architecture "$(debarch "$a")"
-    pkgs+=("g++-$(triplet "$a")")
-  done
-  apt-get update -qq || echo "apt-get update reported errors; going on with the lists we have" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=600 "${pkgs[@]}" >/dev/null
-fi
-
 version=$(sed -n 's/^project(crio-credential-provider VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 work=$src/build-release
 mkdir -p "$work" "$out"
 out=$(cd "$out" && pwd)
+host_arch=$(dpkg --print-architecture)
+
+# Sets apt_opts: apt options for a private state named $1 indexing the
+# Debian architecture $2 (apt adds the native one), and runs its update.
+# A failed index is reported and skipped: what is missing shows where a
+# package is fetched.
+apt_opts=()
+private_apt() {
+  local dir=$work/apt-$1
+  mkdir -p "$dir/lists/partial"
+  apt_opts=(-o "Dir::State::Lists=$dir/lists" -o Dir::Cache::pkgcache=
+    -o Dir::Cache::srcpkgcache= -o "APT::Architectures=$2")
+  apt-get -qq "${apt_opts[@]}" update >"$dir/update.log" 2>&1 || {
+    grep '^E:' "$dir/update.log" >&2
+    echo "apt-get update ($2, $dir) reported errors; going on with the indexes it got" >&2
+  }
+}
+
+if [ $install = 1 ]; then
+  pkgs=("${host_debs[@]}")
+  for a in "${arches[@]}"; do
+    [ "$a" = amd64 ] || pkgs+=("g++-$(triplet "$a")")
+  done
+  private_apt host "$host_arch"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "${apt_opts[@]}" "${pkgs[@]}" >/dev/null
+fi
 
 # A root holding the target's libraries and headers, and a CMake toolchain
 # file that finds only those (and the cross compiler's own libc).
+libs=()
 make_root() {
-  local a=$1 t root debs
+  local a=$1 t root debs deb pkg ver host_ver
   t=$(triplet "$a")
   root=$work/root-$a
   debs=$work/debs-$a
   rm -rf "$root" "$debs"
   mkdir -p "$root/usr/include" "$root/usr/share/cmake" "$debs"
-  (cd "$debs" && apt-get download -qq "${target_debs[@]/%/:$(debarch "$a")}")
-  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  private_apt "$a" "$(debarch "$a")"
+  (cd "$debs" && apt-get download -qq "${apt_opts[@]}" "${target_debs[@]/%/:$(debarch "$a")}")
+  libs=()
+  for deb in "$debs"/*.deb; do
+    dpkg-deb -x "$deb" "$root"
+    # Say where a target links another version than the host's build:
+    # Debian 12's security suite carries no s390x, and an index that
+    # failed to update leaves its architecture at the point release.
+    pkg=$(dpkg-deb -f "$deb" Package)
+    ver=$(dpkg-deb -f "$deb" Version)
+    host_ver=$(dpkg-query -W -f '${Version}' "$pkg:$host_arch" 2>/dev/null || true)
+    libs+=("$pkg $ver")
+    [ "$ver" = "$host_ver" ] ||
+      echo "warning: $a links $pkg $ver, the $host_arch build $pkg ${host_ver:-(not installed)}" >&2
+  done
   for d in boost nlohmann toml++; do ln -s "/usr/include/$d" "$root/usr/include/$d"; done
   ln -s /usr/share/cmake/nlohmann_json "$root/usr/share/cmake/nlohmann_json"
   cat >"$work/toolchain-$a.cmake" <<EOF
@@ -137,7 +172,7 @@ for a in "${arches[@]}"; do
   nice -n 10 cmake --build "$build" -j "$jobs" --target crio-credential-provider \
     >"$work/build-$a.log" 2>&1 || { tail -30 "$work/build-$a.log"; exit 1; }
   bin=$out/crio-credential-provider-$version-linux-$a
-  strip_tool=strip
+  strip_tool="strip"
   [ "$a" = amd64 ] || strip_tool=$t-strip
   "$strip_tool" -o "$bin" "$build/crio-credential-provider"
   file -b "$bin" | grep -q 'statically linked' || { echo "$bin is not static: $(file -b "$bin")"; exit 1; }
@@ -159,6 +194,10 @@ for a in "${arches[@]}"; do
   cp "$work/pkg-$a"/*.deb "$work/pkg-$a"/*.rpm "$out/"
   rm -rf "$work/pkg-$a/_CPack_Packages"
   results+=("$a: $(stat -c %s "$bin") bytes, --version and resolve OK under $q")
+  if [ "$a" != amd64 ]; then
+    linked=$(printf '%s, ' "${libs[@]}")
+    results+=("  $a links ${linked%, }")
+  fi
 done
 
 if [[ " ${arches[*]} " == *" amd64 "* ]] && [ "$(id -u)" = 0 ] && command -v go >/dev/null; then

@@ -206,6 +206,18 @@ if [[ " ${arches[*]} " == *" amd64 "* ]] && [ "$(id -u)" = 0 ] && command -v go 
   results+=("amd64: provider call by host name OK (TestAPIServerByHostName)")
 fi
 
+# deploy/Containerfile copies, per TARGETARCH, the one file its COPY
+# pattern matches: a second version's binary beside this one would fail the
+# image build.
+copy_glob=$(sed -n 's|^COPY dist/\([^ ]*\) .*|\1|p' deploy/Containerfile)
+[ -n "$copy_glob" ] || { echo "deploy/Containerfile has no COPY dist/..."; exit 1; }
+for a in "${arches[@]}"; do
+  n=$({ compgen -G "$out/${copy_glob//\$\{TARGETARCH\}/$a}" || true; } | wc -l)
+  [ "$n" = 1 ] || {
+    echo "deploy/Containerfile's COPY dist/$copy_glob matches $n files in $out for $a:" \
+      "keep one version's binaries there"; exit 1; }
+done
+
 (cd "$out" && rm -f SHA256SUMS && sha256sum -- * >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
 echo "== $out"
 ls -l "$out"

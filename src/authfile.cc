@@ -205,7 +205,17 @@ Result<Ok> write_auth_file(const AuthDir& dir, const std::string& name,
     }
     done += n;
   }
-  if (::fsync(f.fd) != 0) return fail("flush the");
+  // No fsync of the file or the directory. The rename alone makes the
+  // complete file appear at once to CRI-O (and to every other reader while
+  // the system runs); fsync adds only survival of a power loss, which this
+  // file does not need: it serves one pull, CRI-O claims and deletes it, and
+  // after a reboot kubelet (whose credential cache is in memory) asks us again
+  // before that pull, so we write it anew. What a power loss can leave (no
+  // file, the previous one, or an empty one where the data had not reached
+  // the disk) is replaced then; an empty file CRI-O finds on its own fails
+  // that one pull, and CRI-O deletes it. On a busy disk the two flushes were
+  // most of a call's wall time. A tmpfs auth dir (README) keeps the
+  // credentials off the disk altogether.
   if (::close(std::exchange(f.fd, -1)) != 0) return fail("close the");
   if (::renameat(dir.fd(), temp.c_str(), dir.fd(), name.c_str()) != 0) {
     if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
@@ -216,7 +226,6 @@ Result<Ok> write_auth_file(const AuthDir& dir, const std::string& name,
     }
     return fail("rename the");
   }
-  ::fsync(dir.fd());
   return Ok{};
 }
 

@@ -77,10 +77,11 @@ Result<AuthDir> open_auth_dir(const std::string& path);
 // the operator says).
 Result<AuthDir> open_output_dir(const std::string& path);
 
-// Writes `content` to a temporary file in `dir` (mode 0600), fsyncs,
-// renames it to `name` and fsyncs the directory: CRI-O sees the old file,
-// the new file, or none, never a partial one. On failure the temporary
-// file is gone and `name` is untouched.
+// Writes `content` to a temporary file in `dir` (mode 0600) and renames it
+// to `name`: CRI-O sees the old file, the new file, or none, never a
+// partial one. Nothing is fsynced: the file serves one pull and is written
+// again after a reboot (authfile.cc says why). On failure the temporary file
+// is gone and `name` is untouched.
 Result<Ok> write_auth_file(const AuthDir& dir, const std::string& name,
                            std::string_view content);
 

@@ -17,12 +17,13 @@ ProviderEntry GoodEntry() {
   return e;
 }
 
-const CheckResult& Find(const std::vector<CheckResult>& checks,
-                        const std::string& name) {
+// A copy: the callers pass check_provider_entry's result, a temporary that
+// is gone by the time they look at the check (ASan: heap-use-after-free).
+CheckResult Find(const std::vector<CheckResult>& checks,
+                 const std::string& name) {
   for (const CheckResult& c : checks)
     if (c.name == name) return c;
-  static CheckResult none{"none", CheckStatus::kFail, "missing", ""};
-  return none;
+  return CheckResult{"none", CheckStatus::kFail, "missing", ""};
 }
 
 RegistriesConf Conf() {
@@ -45,7 +46,7 @@ TEST(Doctor, EachMistakeFailsWithItsFix) {
   RegistriesConf conf = Conf();
   ProviderEntry mirror_only = GoodEntry();
   mirror_only.match_images = {"mirror.corp"};
-  const CheckResult& m =
+  const CheckResult m =
       Find(check_provider_entry(mirror_only, ProviderOptions{}, &conf),
            "match-images");
   EXPECT_EQ(m.status, CheckStatus::kFail);
@@ -73,7 +74,7 @@ TEST(Doctor, EachMistakeFailsWithItsFix) {
 
   ProviderEntry no_cache_type = GoodEntry();
   no_cache_type.cache_type = "";
-  const CheckResult& ct =
+  const CheckResult ct =
       Find(check_provider_entry(no_cache_type, ProviderOptions{}, &conf),
            "cache-type");
   EXPECT_EQ(ct.status, CheckStatus::kFail);

@@ -40,7 +40,9 @@ TEST(TomlGuard, NoQuoteGluedToAValueReachesToml) {
 // The byte-order marks BurntSushi/toml strips (parse.go) are stripped.
 TEST(TomlGuard, StripsByteOrderMarks) {
   for (std::string_view bom : {"\xEF\xBB\xBF", "\xFF\xFE", "\xFE\xFF"}) {
-    auto text = guard_toml_input(std::string(bom) + "a = 1\n");
+    // The result views its input, which must outlive it.
+    const std::string input = std::string(bom) + "a = 1\n";
+    auto text = guard_toml_input(input);
     ASSERT_TRUE(text.ok()) << text.error().message;
     EXPECT_EQ(*text, "a = 1\n");
   }

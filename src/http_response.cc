@@ -83,9 +83,9 @@ std::optional<HttpError> CheckHeader(
                     "it with length framing");
   }
   // Beast (1.74) compares Content-Length with the body limit when the header
-  // ends, but in eager mode, when body bytes came in the same put(), that
-  // error is overwritten and the body is read on past the limit: so the
-  // check is ours.
+  // ends, but its put() goes on past that error (read_response keeps the
+  // parser out of eager mode until here so that it stops): so the check is
+  // ours.
   auto length = parser.content_length();
   if (length && *length > limits.max_body_bytes) return TooLarge(limits);
   auto te = parser.get()[http::field::transfer_encoding];
@@ -131,7 +131,10 @@ HttpResult<HttpResponse> read_response(std::string& pending,
     http::response_parser<http::string_body> parser;
     parser.header_limit(kMaxResponseHeaderBytes);
     parser.body_limit(limits.max_body_bytes);
-    parser.eager(true);
+    // Not eager until the header is checked: an eager put() given body bytes
+    // with the header goes on to reserve Content-Length bytes for the body
+    // (fuzz: 9999999900, one 10 GB malloc) before the limit is looked at.
+    parser.eager(false);
     // The status line goes to the parser whole, so that the shim above
     // sees it, however the server split it across reads.
     bool status_line_whole = false;
@@ -154,6 +157,7 @@ HttpResult<HttpResponse> read_response(std::string& pending,
       if (parser.is_header_done() && !header_checked) {
         header_checked = true;
         if (auto bad = CheckHeader(parser, limits)) return bad;
+        parser.eager(true);
       }
       return std::nullopt;
     };

@@ -13,7 +13,11 @@
 // isBareKeyChar) and nothing but ASCII outside strings and comments, so every
 // non-ASCII byte there is an error in Go too; refusing it here also keeps
 // toml++ 3.3.0 away from its undefined behaviour on a character U+00A1-U+0499
-// right after a key (fixed upstream after 3.3.0). The same scan refuses '+' in
+// right after a key (fixed upstream after 3.3.0). Inside a basic string the
+// same test meets the character after a backslash (non-ASCII there is no
+// escape, and Go refuses it too) and the first one past a line-ending
+// backslash's blank lines (refused only for the characters it is undefined
+// for: Go reads them, and \uXXXX says the same). The same scan refuses '+' in
 // a key and hexadecimal floats (lex.go lexHexInteger stops at '.' or 'p'),
 // which toml++'s unreleased mode takes. It tracks just enough structure for
 // that: strings, comments, and whether the next token is a key or a value.

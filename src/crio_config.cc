@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "file.h"
+#include "toml_guard.h"
 
 namespace {
 
@@ -28,7 +29,13 @@ Result<Ok> ApplyFile(const std::string& path, std::string& dir) {
     return Error{"cannot read CRI-O configuration " + path + ": " +
                  text.error().message};
   }
-  toml::parse_result parsed = toml::parse(*text, path);
+  // toml++ 3.3.0 has undefined behaviour on some input that Go's TOML
+  // reader (CRI-O's) refuses; the guard keeps it away, as for registries.conf.
+  auto guarded = guard_toml_input(*text);
+  if (!guarded)
+    return Error{"CRI-O configuration " + path + " is not valid TOML (" +
+                 guarded.error().message + "): fix it, CRI-O refuses it too"};
+  toml::parse_result parsed = toml::parse(*guarded, path);
   if (!parsed)
     return Error{"CRI-O configuration " + path + " is not valid TOML (" +
                  std::string(parsed.error().description()) +

@@ -32,6 +32,22 @@ TEST(CrioConfig, DropInsOverrideTheMainFileInNameOrder) {
   std::filesystem::remove_all(dir);
 }
 
+// crio.conf goes through the same guard as registries.conf: toml++ 3.3.0
+// has undefined behaviour on a character U+00A1-U+0499 right after a key.
+TEST(CrioConfig, GuardsTomlBeforeParsing) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ccp-crio-guard-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "d");
+  auto main_file = (dir / "crio.conf").string();
+  std::ofstream(main_file) << "[crio.image]\nnamespaced_auth_dir\xC2\xA1 = 1\n";
+  auto bad = crio_namespaced_auth_dir(main_file, (dir / "d").string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("line 2: non-ASCII"), std::string::npos)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("crio.conf"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CrioConfig, ParseVersion) {
   using V = std::array<int, 3>;
   EXPECT_EQ(parse_version("crio version 1.34.3\nGitCommit: abc"),

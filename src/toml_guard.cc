@@ -172,6 +172,22 @@ Result<std::string_view> guard_toml_input(
         [[fallthrough]];
       default:
         if (!key && std::isalnum(static_cast<unsigned char>(c))) {
+          // toml++ reads a bare value (number, date-time, boolean) on to the
+          // next value terminator whatever it holds, testing each character
+          // for whitespace: a quote there does not start a string for it, so
+          // what follows must not be non-ASCII. No bare value holds either
+          // (Go refuses both).
+          size_t span = i;
+          while (span < text.size() &&
+                 std::string_view(" \t\r\n]},#").find(text[span]) ==
+                     std::string_view::npos)
+            ++span;
+          for (size_t k = i; k < span; ++k)
+            if (text[k] == '"' || text[k] == '\'' ||
+                static_cast<unsigned char>(text[k]) >= 0x80)
+              return fail(
+                  "a quote or non-ASCII character inside a bare value: a "
+                  "string needs quotes around all of it");
           size_t end = i;
           while (end < text.size() &&
                  (std::isalnum(static_cast<unsigned char>(text[end])) ||

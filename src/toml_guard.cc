@@ -63,8 +63,9 @@ Result<std::string_view> guard_toml_input(
   auto fail = [&](const std::string& what) {
     return Error{"line " + std::to_string(line) + ": " + what};
   };
-  std::string nesting;  // '[' array or '{' inline table, innermost last
-  bool key = true;      // a key comes next (else a value)
+  std::string nesting;      // '[' array or '{' inline table, innermost last
+  size_t bare_checked = 0;  // bare-value text before this offset is checked
+  bool key = true;          // a key comes next (else a value)
   size_t i = 0;
   auto triple = [&](size_t at, char quote) {
     return at + 2 < text.size() && text[at] == quote && text[at + 1] == quote &&
@@ -171,23 +172,26 @@ Result<std::string_view> guard_toml_input(
         if (key) return fail("'+' in a bare key");
         [[fallthrough]];
       default:
-        if (!key && std::isalnum(static_cast<unsigned char>(c))) {
-          // toml++ reads a bare value (number, date-time, boolean) on to the
+        if (!key && c != ' ' && c != '\t' && c != '\r' && i >= bare_checked) {
+          // toml++ reads a bare value (a number, date-time, boolean, inf or
+          // nan, starting with a digit, a sign, '.' or a letter) on to the
           // next value terminator whatever it holds, testing each character
           // for whitespace: a quote there does not start a string for it, so
           // what follows must not be non-ASCII. No bare value holds either
-          // (Go refuses both).
-          size_t span = i;
-          while (span < text.size() &&
-                 std::string_view(" \t\r\n]},#").find(text[span]) ==
-                     std::string_view::npos)
-            ++span;
-          for (size_t k = i; k < span; ++k)
-            if (text[k] == '"' || text[k] == '\'' ||
-                static_cast<unsigned char>(text[k]) >= 0x80)
+          // (Go refuses both). Each span is scanned once.
+          bare_checked = i;
+          while (bare_checked < text.size() &&
+                 std::string_view(" \t\r\n]},#").find(text[bare_checked]) ==
+                     std::string_view::npos) {
+            unsigned char b = static_cast<unsigned char>(text[bare_checked]);
+            if (b == '"' || b == '\'' || b >= 0x80)
               return fail(
                   "a quote or non-ASCII character inside a bare value: a "
                   "string needs quotes around all of it");
+            ++bare_checked;
+          }
+        }
+        if (!key && std::isalnum(static_cast<unsigned char>(c))) {
           size_t end = i;
           while (end < text.size() &&
                  (std::isalnum(static_cast<unsigned char>(text[end])) ||

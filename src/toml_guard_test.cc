@@ -46,14 +46,19 @@ TEST(TomlGuard, NothingInABareValueReachesToml) {
   for (const char* toml :
        {"l = 2040abcfixist=\"app.ex\xEF\xAF\xBF\"\n", "l = 1=\"\xD0\x96\"\n",
         "l = [1x='\xC2\xA1']\n", "l = true=\"\xE2\xB1\x9E\"\n",
-        "l = 1979-05-27 07:32:00=\"\xC2\xA1\"\n", "l = 12\xC2\xA1\n"}) {
+        "l = 1979-05-27 07:32:00=\"\xC2\xA1\"\n", "l = 12\xC2\xA1\n",
+        // Values starting with a sign or '.' (CI's fuzz-registries found the
+        // first: unqualified-sea = -?"ba<U+FE7F>...).
+        "l = -?\"ba\xEF\xB9\xBF\"\n", "l = .5=\"\xC2\xA1\"\n",
+        "l = [+x'\xE2\xB1\x9E']\n"}) {
     auto conf = guard_toml_input(toml);
     ASSERT_FALSE(conf.ok()) << toml;
     EXPECT_EQ(conf.error().message.find("line 1: "), 0u)
         << conf.error().message;
   }
-  for (const char* toml : {"l = 1979-05-27 07:32:00 # \xC2\xA1\n",
-                           "l = [1,\"\xC2\xA1\"]\n", "l = {a=1}#\xC2\xA1\n"})
+  for (const char* toml :
+       {"l = 1979-05-27 07:32:00 # \xC2\xA1\n", "l = [1,\"\xC2\xA1\"]\n",
+        "l = {a=1}#\xC2\xA1\n", "l = [-1, +2.5, -inf, \"\xC2\xA1\"]\n"})
     EXPECT_TRUE(guard_toml_input(toml).ok()) << toml;
 }
 

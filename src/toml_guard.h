@@ -15,9 +15,11 @@
 // toml++ 3.3.0 away from its undefined behaviour on a character U+00A1-U+0499
 // right after a key (fixed upstream after 3.3.0). Inside a basic string the
 // same test meets the character after a backslash (non-ASCII there is no
-// escape, and Go refuses it too) and the first one past a line-ending
-// backslash's blank lines (refused only for the characters it is undefined
-// for: Go reads them, and \uXXXX says the same). The same scan refuses '+' in
+// escape, and Go refuses it too) and, after a backslash and blanks, the first
+// one past the blanks and blank lines (refused only for the characters it is
+// undefined for: Go reads them, and \uXXXX says the same). Every bare value
+// (toml++ reads it on to the next value terminator) must hold no quote and no
+// non-ASCII character. The same scan refuses '+' in
 // a key and hexadecimal floats (lex.go lexHexInteger stops at '.' or 'p'),
 // which toml++'s unreleased mode takes. It tracks just enough structure for
 // that: strings, comments, and whether the next token is a key or a value.

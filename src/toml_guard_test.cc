@@ -131,7 +131,8 @@ TEST(TomlGuard, NoCharacterAfterABackslashReachesTomlUndefined) {
     for (const std::string& toml :
          {"a = \"\"\"x\\\n" + ch + "\"\"\"\n",
           "a = \"\"\"x\\ \n\n\t" + ch + "\"\"\"\n",
-          "a = \"\"\"x\\\n\xC2\xA0\xE3\x80\x80" + ch + "\"\"\"\n"}) {
+          "a = \"\"\"x\\\n\xC2\xA0\xE3\x80\x80" + ch + "\"\"\"\n",
+          "a = \"\"\"x\\\t" + ch + "\\\n\"\"\"\n"}) {
       auto guarded = guard_toml_input(toml);
       EXPECT_EQ(guarded.ok(), !undefined)
           << std::hex << static_cast<unsigned>(c);
@@ -154,5 +155,5 @@ TEST(TomlGuard, NoCharacterAfterABackslashReachesTomlUndefined) {
   }
   EXPECT_EQ(
       refused_after_line_end,
-      3 * ((0x499 - 0xA1 + 1) + (0x3057 - 0x2C5E) + (0xFEFE - 0xFB26 + 1)));
+      4 * ((0x499 - 0xA1 + 1) + (0x3057 - 0x2C5E) + (0xFEFE - 0xFB26 + 1)));
 }

@@ -22,9 +22,10 @@ bool TomlWhitespaceTestIsUndefined(char32_t c) {
          block != 7;
 }
 
-// What toml++ 3.3.0 skips after a line-ending backslash: ASCII blanks and
-// line breaks, and the characters its whitespace test says yes to.
-bool TomlSkipsAfterLineEndingBackslash(char32_t c) {
+// What toml++ 3.3.0 skips after a backslash in a multi-line basic string,
+// line break or not: ASCII blanks and line breaks, and the characters its
+// whitespace test says yes to.
+bool TomlSkipsAfterBackslash(char32_t c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xA0 ||
          c == 0x1680 || c == 0x180E || (c >= 0x2000 && c <= 0x200B) ||
          c == 0x202F || c == 0x205F || c == 0x2060 || c == 0x3000 ||
@@ -74,13 +75,14 @@ Result<std::string_view> guard_toml_input(
         // Invalid UTF-8 decodes as kRuneError: neither skipped nor undefined.
         size_t end = i + 1, next = end;
         while (multi && next < text.size() &&
-               TomlSkipsAfterLineEndingBackslash(decode_rune(text, next)))
+               TomlSkipsAfterBackslash(decode_rune(text, next)))
           end = next;
         // toml++ skips the blanks after the backslash and tests the next
         // character before it looks for the line break (fuzz/registries
         // found \<TAB><U+00A3>).
+        size_t past_blanks = end;  // decode_rune advances its index
         if (end > i + 1 && end < text.size() &&
-            TomlWhitespaceTestIsUndefined(decode_rune(text, next = end)))
+            TomlWhitespaceTestIsUndefined(decode_rune(text, past_blanks)))
           return std::optional<Error>(
               fail("a character after a backslash and blanks that toml++ "
                    "3.3.0 cannot read: write it as \\uXXXX"));

@@ -19,10 +19,10 @@
 // one past the blanks and blank lines (refused only for the characters it is
 // undefined for: Go reads them, and \uXXXX says the same). Every bare value
 // (toml++ reads it on to the next value terminator) must hold no quote and no
-// non-ASCII character. The same scan refuses '+' in
-// a key and hexadecimal floats (lex.go lexHexInteger stops at '.' or 'p'),
-// which toml++'s unreleased mode takes. It tracks just enough structure for
-// that: strings, comments, and whether the next token is a key or a value.
+// non-ASCII character. The same scan refuses '+' in a key and hexadecimal
+// floats (lex.go lexHexInteger stops at '.' or 'p'), which toml++'s unreleased
+// mode takes. It tracks just enough structure for that: strings, comments, and
+// whether the next token is a key or a value.
 // Returns the text without a leading byte-order mark (parse.go strips UTF-8 and
 // UTF-16 ones). When `registry_headers` is given, it receives the offsets (in
 // the returned text) of the lines that are exactly "[[registry]]" at the top
